@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
@@ -36,6 +37,7 @@ class StudyAdmin(admin.ModelAdmin):
     prepopulated_fields = {"slug": ["title"]}
     readonly_fields = ["consent_declines", "created_at", "updated_at"]
     inlines = [ScaleInline, StudyItemInline]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     actions = ["open_recruitment", "close_recruitment", "build_items"]
     fieldsets = [
         (None, {"fields": ["title", "slug", "status", "description"]}),
