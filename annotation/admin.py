@@ -20,8 +20,7 @@ class ParticipantAdmin(admin.ModelAdmin):
     list_filter = ["study", "platform", "status"]
     search_fields = ["pseudonym"]
     list_select_related = ["study"]
-    readonly_fields = ["external_id_hash", "token_hash", "created_at", "last_seen_at"]
-    exclude = []
+    readonly_fields = ["external_id_hash", "created_at", "last_seen_at"]
     inlines = [AssignmentInline]
 
 

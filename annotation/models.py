@@ -30,7 +30,6 @@ class Participant(models.Model):
     external_id_hash = models.CharField(
         max_length=64, blank=True, help_text="Keyed hash of the crowd-platform id (never the id)."
     )
-    token_hash = models.CharField(max_length=64, blank=True, db_index=True)
     platform_meta = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
     consented_at = models.DateTimeField(null=True, blank=True)
@@ -85,7 +84,10 @@ class Assignment(models.Model):
                 name="assignment_one_open_per_participant",
             ),
         ]
-        indexes = [models.Index(fields=["item", "status"])]
+        indexes = [
+            models.Index(fields=["item", "status"]),
+            models.Index(fields=["status", "expires_at"]),
+        ]
 
     def __str__(self) -> str:
         return f"{self.participant} · item {self.item_id} · {self.status}"
