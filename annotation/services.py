@@ -190,7 +190,9 @@ def assignment_claim_next(*, participant: Participant, now: datetime | None = No
     """
     now = now or timezone.now()
     with transaction.atomic():
-        study = Study.objects.select_for_update().get(pk=participant.study_id)
+        # NO KEY UPDATE: blocks other claims of this study but not inserts that merely
+        # reference the study row (new participants), which FOR UPDATE would also block.
+        study = Study.objects.select_for_update(no_key=True).get(pk=participant.study_id)
         fresh = Participant.objects.get(pk=participant.pk)
         participant.status = fresh.status
         if fresh.status in (Participant.Status.COMPLETED, Participant.Status.RETURNED):
