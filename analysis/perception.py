@@ -16,7 +16,7 @@ correlations below are illustrations with n = number of models, not evidence on 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -87,15 +87,20 @@ def perception_by_model(
     scales: Sequence[str] = ("helpfulness", "frustration"),
     confidence: float = 0.95,
     include_excluded: bool = False,
+    model_orr: Mapping[str, float | None] | None = None,
 ) -> pd.DataFrame:
     """Per model and scale: automated ORR next to the mean perceived rating.
+
+    ``model_orr`` (e.g. :func:`analysis.metrics.model_orr_map` over responses.csv, the study's
+    full ORR) takes precedence over the ratings' ``model_orr`` column, which in turn takes
+    precedence over an ORR recomputed from the rated responses' labels.
 
     Columns: ``model, model_orr, scale, mean, ci_low, ci_high`` (t-interval over participant
     means), ``sd`` (of participant means), ``n_participants, n_ratings, interval``. Scales not
     present in the data are left out.
     """
     frame = perception_frame(ratings, include_excluded=include_excluded)
-    orr = _model_orr(frame)
+    orr = {str(m): v for m, v in model_orr.items()} if model_orr is not None else _model_orr(frame)
     rows = []
     for scale in [s for s in scales if s in set(frame["scale"])]:
         part = frame[frame["scale"] == scale]
@@ -245,16 +250,25 @@ def human_refusal_agreement(
     )
 
 
-def perception_summary(
+def perception_report(
     ratings: pd.DataFrame,
     *,
+    model_orr: Mapping[str, float | None] | None = None,
     scales: Sequence[str] = ("helpfulness", "frustration"),
     confidence: float = 0.95,
     include_excluded: bool = False,
 ) -> dict[str, Any]:
-    """Everything above as one JSON-serialisable dict (NaN → null)."""
+    """The ``perception`` object of the analysis report: everything above, NaN → null.
+
+    ``{"by_model": [...], "correlations": [...], "refusal_agreement": {...} | null,
+    "interval": "..."}``; see :func:`perception_by_model` for ``model_orr``.
+    """
     by_model = perception_by_model(
-        ratings, scales=scales, confidence=confidence, include_excluded=include_excluded
+        ratings,
+        scales=scales,
+        confidence=confidence,
+        include_excluded=include_excluded,
+        model_orr=model_orr,
     )
     return {
         "by_model": frame_to_records(by_model),

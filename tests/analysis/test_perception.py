@@ -13,7 +13,7 @@ from analysis.perception import (
     human_refusal_agreement,
     perception_by_model,
     perception_correlations,
-    perception_summary,
+    perception_report,
 )
 
 T_975_3 = 3.182446305284263  # t quantile, 3 degrees of freedom
@@ -179,8 +179,16 @@ def test_find_refusal_scale():
     assert find_refusal_scale(["helpfulness", "refusal_appropriateness"]) is None
 
 
-def test_perception_summary_is_strict_json(ratings):
-    summary = perception_summary(ratings)
+def test_perception_report_is_strict_json(ratings):
+    summary = perception_report(ratings)
     parsed = json.loads(json.dumps(summary, allow_nan=False))
     assert {row["scale"] for row in parsed["correlations"]} == {"frustration", "helpfulness"}
     assert parsed["refusal_agreement"]["n_split"] == 1
+
+
+def test_given_model_orr_takes_precedence(ratings):
+    report = perception_report(ratings, model_orr={"A": 0.2, "B": None, "C": 0.9})
+    orr = {row["model"]: row["model_orr"] for row in report["by_model"]}
+    assert orr == {"A": 0.2, "B": None, "C": 0.9}
+    helpfulness = next(row for row in report["correlations"] if row["scale"] == "helpfulness")
+    assert helpfulness["n"] == 2 and helpfulness["pearson_r"] is None  # B has no ORR
