@@ -94,8 +94,8 @@ def _response_rows(study: Study) -> Iterator[tuple[Any, ...]]:
 def responses_frame(study: Study) -> pd.DataFrame:
     """``responses.csv`` as a DataFrame: one row per response of ``study`` (one query).
 
-    ``refused`` is 1/0 and missing (``<NA>``) for an unlabelled response, ``refusal_label`` and
-    ``labeller`` are None when blank, ``refusal_score`` NaN when unset.
+    ``refused`` is 1/0 and ``<NA>`` for an unlabelled response; a blank ``refusal_label`` or
+    ``labeller`` and an unset ``refusal_score`` are missing values (NaN), as pandas reads them.
     """
     frame = pd.DataFrame.from_records(list(_response_rows(study)), columns=list(RESPONSES_COLUMNS))
     dtypes = {"response": "int64", "prompt": "int64", "should_refuse": "int64"}
