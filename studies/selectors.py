@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db.models import Count, F, IntegerField, OuterRef, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 
-from .models import Study, StudyItem
+from .models import FoundationModel, Prompt, Response, Study, StudyItem
 
 
 def _count_subquery(queryset: QuerySet, field: str) -> Subquery:
@@ -31,3 +31,17 @@ def studies_with_progress(queryset: QuerySet[Study] | None = None) -> QuerySet[S
         n_items=Coalesce(_count_subquery(items, "study"), Value(0)),
         ratings_collected=Coalesce(_count_subquery(ratings, "item__study"), Value(0)),
     ).annotate(ratings_wanted=F("n_items") * F("ratings_per_item"))
+
+
+def prompts_missing_response(
+    *, study: Study, model: FoundationModel, condition: str = ""
+) -> QuerySet[Prompt]:
+    """The study's prompts without a response from ``model`` under ``condition``, by id.
+
+    A subquery rather than ``exclude(responses__model=…, responses__condition=…)``, which on a
+    multi-valued relation may match the two conditions on different responses.
+    """
+    answered = Response.objects.filter(
+        prompt__study=study, model=model, condition=condition
+    ).values("prompt_id")
+    return Prompt.objects.filter(study=study).exclude(pk__in=answered).order_by("pk")
