@@ -199,14 +199,28 @@ def complete_block(ratings: pd.DataFrame) -> tuple[list[Any], list[Any]]:
     item_sets = present.apply(lambda row: frozenset(present.columns[row.to_numpy()]), axis=1)
     for items, members in item_sets.groupby(item_sets):
         candidates.append((sorted(members.index), sorted(items)))
-    matrix = present.copy()
-    while matrix.size and not matrix.to_numpy().all():
-        row_missing = 1 - matrix.mean(axis=1)
-        col_missing = 1 - matrix.mean(axis=0)
+    # Greedy pruning on counts kept up to date incrementally (O(rows + columns) a step): the
+    # same choices as recomputing the missing shares each step, without re-scanning the matrix.
+    cells = present.to_numpy()
+    rows = np.ones(cells.shape[0], dtype=bool)
+    cols = np.ones(cells.shape[1], dtype=bool)
+    row_count = cells.sum(axis=1).astype(float)
+    col_count = cells.sum(axis=0).astype(float)
+    while rows.any() and cols.any():
+        n_cols, n_rows = cols.sum(), rows.sum()
+        row_missing = np.where(rows, 1 - row_count / n_cols, -np.inf)
+        col_missing = np.where(cols, 1 - col_count / n_rows, -np.inf)
+        if row_missing.max() <= 0 and col_missing.max() <= 0:
+            break
         if row_missing.max() >= col_missing.max():
-            matrix = matrix.drop(index=row_missing.idxmax())
+            r = int(np.argmax(row_missing))
+            rows[r] = False
+            col_count -= cells[r]
         else:
-            matrix = matrix.drop(columns=col_missing.idxmax())
+            c = int(np.argmax(col_missing))
+            cols[c] = False
+            row_count -= cells[:, c]
+    matrix = present.loc[rows, cols] if rows.any() and cols.any() else present.iloc[:0, :0]
     candidates.append((list(matrix.index), list(matrix.columns)))
     return max(candidates, key=lambda c: (len(c[0]) * len(c[1]), len(c[0])))
 
