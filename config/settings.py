@@ -64,8 +64,11 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "annotation.middleware.RequestBodyLimitMiddleware",
+    "annotation.middleware.DatabaseUnavailableMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "annotation.middleware.RateLimitMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -109,7 +112,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 20,
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
-    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test-db.sqlite3")}
+    # A file, not memory, so that threads and live servers share it; one per test run (the
+    # name is put in the environment so subprocesses the tests start use the same file).
+    DATABASES["default"]["TEST"] = {
+        "NAME": os.environ.setdefault(
+            "DJANGO_TEST_DB_NAME", str(DATA_DIR / f"test-db-{os.getpid()}.sqlite3")
+        )
+    }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -150,13 +159,40 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
 }
 
-# Request bodies larger than this are refused before a view sees them.
+# Request bodies larger than this are refused before a view sees them (forms by Django, JSON
+# and everything else by annotation.middleware); multipart uploads (admin media) get their own.
 DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("DJANGO_DATA_UPLOAD_MAX_MEMORY_SIZE", 5 * 2**20))
+UPLOAD_MAX_BYTES = int(os.environ.get("DJANGO_UPLOAD_MAX_BYTES", str(100 * 2**20)))
+# Seconds a client is asked to wait (Retry-After) when the database is not answering.
+DATABASE_UNAVAILABLE_RETRY_AFTER = int(os.environ.get("DJANGO_DB_UNAVAILABLE_RETRY_AFTER", "5"))
+
+# The cache holds rate-limit counters, so every gunicorn worker (and every app server) must
+# share it: a database table needs no extra service and survives restarts. Created by
+# `migrate` (annotation.apps) and by the test runner.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": "rpl_cache",
+        "OPTIONS": {"MAX_ENTRIES": 20_000},
+    }
+}
+# Per client IP, "<requests>/<seconds>" (annotation.ratelimit). Participant creation covers the
+# API and the consent form; an external survey tool creating participants from its own server
+# belongs in RATELIMIT_EXEMPT_IPS rather than in a higher limit for everyone.
+RATELIMITS = {
+    "login": os.environ.get("DJANGO_RATELIMIT_LOGIN", "10/60"),
+    "participant": os.environ.get("DJANGO_RATELIMIT_PARTICIPANT", "60/60"),
+}
+RATELIMIT_EXEMPT_IPS = env_list("DJANGO_RATELIMIT_EXEMPT_IPS")
+# Reverse proxies in front of the app that append to X-Forwarded-For (0: use REMOTE_ADDR).
+RATELIMIT_PROXY_COUNT = int(os.environ.get("DJANGO_RATELIMIT_PROXY_COUNT", "0"))
 
 # Production hardening: active whenever DEBUG is off (the app is expected behind HTTPS).
 if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
+    # Load balancers probe over plain HTTP inside the network.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_HSTS_SECONDS = int(os.environ.get("DJANGO_SECURE_HSTS_SECONDS", 60 * 60 * 24 * 365))
@@ -166,9 +202,29 @@ if not DEBUG:
     SECURE_REFERRER_POLICY = "same-origin"
     X_FRAME_OPTIONS = "DENY"
 
+# Raw crowd ids must never reach a log: every handler redacts them from request lines
+# (annotation.log_filters); the development server's request log gets the same filter.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"redact_crowd_ids": {"()": "annotation.log_filters.RedactCrowdIds"}},
+    "formatters": {
+        "django.server": {
+            "()": "django.utils.log.ServerFormatter",
+            "format": "[{server_time}] {message}",
+            "style": "{",
+        }
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "filters": ["redact_crowd_ids"]},
+        "django.server": {
+            "class": "logging.StreamHandler",
+            "formatter": "django.server",
+            "filters": ["redact_crowd_ids"],
+        },
+    },
+    "loggers": {
+        "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("DJANGO_LOG_LEVEL", "WARNING")},
 }
