@@ -1,0 +1,96 @@
+"""Run R's lme4 on a CSV for cross-checks and benchmarks (needs ``Rscript`` with lme4).
+
+Only tests and ``benchmarks/fit_lmm.py`` call this; nothing in the web path does. The R side
+prints tab-separated lines with 17 significant digits so nothing is lost in transit, and times
+only the ``lmer`` call itself.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+__all__ = ["fit_lme4", "lme4_available"]
+
+_R_SCRIPT = r"""
+args <- commandArgs(trailingOnly = TRUE)
+suppressPackageStartupMessages(library(lme4))
+d <- read.csv(args[1], stringsAsFactors = TRUE)
+f <- as.formula(args[2])
+for (g in strsplit(args[4], ",", fixed = TRUE)[[1]]) if (nzchar(g)) d[[g]] <- factor(d[[g]])
+t0 <- proc.time()[["elapsed"]]
+m <- lmer(f, data = d, REML = (args[3] == "REML"))
+secs <- proc.time()[["elapsed"]] - t0
+g17 <- function(x) sprintf("%.17g", x)
+fe <- fixef(m); se <- sqrt(diag(as.matrix(vcov(m))))
+for (i in seq_along(fe)) cat("fixed", names(fe)[i], g17(fe[i]), g17(se[i]), sep = "\t", "\n")
+vc <- as.data.frame(VarCorr(m))
+for (i in seq_len(nrow(vc))) if (vc$grp[i] != "Residual" && is.na(vc$var2[i]))
+  cat("random", vc$grp[i], vc$var1[i], g17(vc$vcov[i]), sep = "\t", "\n")
+cat("sigma2", g17(sigma(m)^2), sep = "\t", "\n")
+cat("loglik", g17(as.numeric(logLik(m))), sep = "\t", "\n")
+cat("singular", as.integer(isSingular(m)), sep = "\t", "\n")
+cat("theta", paste(g17(getME(m, "theta")), collapse = ","), sep = "\t", "\n")
+cat("seconds", g17(secs), sep = "\t", "\n")
+cat("version", as.character(packageVersion("lme4")), sep = "\t", "\n")
+"""
+
+
+def lme4_available() -> bool:
+    """True when ``Rscript`` is on PATH and can load lme4."""
+    rscript = shutil.which("Rscript")
+    if not rscript:
+        return False
+    try:
+        done = subprocess.run(
+            [rscript, "-e", "suppressPackageStartupMessages(library(lme4))"],
+            capture_output=True, timeout=120, check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return done.returncode == 0
+
+
+def fit_lme4(
+    csv_path: str | Path, formula: str, *, method: str = "REML", factors: tuple[str, ...] = (),
+    timeout: float = 900,
+) -> dict[str, Any]:
+    """Fit ``formula`` with lme4 on the CSV; ``factors`` are columns R must treat as factors.
+
+    Returns ``fixed{term: (estimate, se)}, random{group: variance}`` (intercept variances; a
+    slope is keyed ``"group|term"``), ``residual_variance, loglik, singular, theta, seconds``
+    (the ``lmer`` call alone) and ``version``. Raises ``RuntimeError`` with R's message on
+    failure.
+    """
+    rscript = shutil.which("Rscript")
+    if not rscript:
+        raise RuntimeError("Rscript is not installed")
+    done = subprocess.run(
+        [rscript, "--vanilla", "-e", _R_SCRIPT, str(csv_path), formula,
+         method.upper(), ",".join(factors)],
+        capture_output=True, text=True, timeout=timeout, check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"lme4 failed: {done.stderr.strip()[-2000:]}")
+    out: dict[str, Any] = {"fixed": {}, "random": {}}
+    for line in done.stdout.splitlines():
+        parts = [p.strip() for p in line.split("\t")]
+        key = parts[0]
+        if key == "fixed":
+            out["fixed"][parts[1]] = (float(parts[2]), float(parts[3]))
+        elif key == "random":
+            name = parts[1] if parts[2] == "(Intercept)" else f"{parts[1]}|{parts[2]}"
+            out["random"][name] = float(parts[3])
+        elif key == "sigma2":
+            out["residual_variance"] = float(parts[1])
+        elif key in ("loglik", "seconds"):
+            out[key] = float(parts[1])
+        elif key == "singular":
+            out["singular"] = parts[1] == "1"
+        elif key == "theta":
+            out["theta"] = [float(v) for v in parts[1].split(",")]
+        elif key == "version":
+            out["version"] = parts[1]
+    return out
