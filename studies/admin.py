@@ -4,10 +4,10 @@ from django.contrib import admin, messages
 from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from django.urls import reverse
+from django.urls import path, reverse
 from django.utils.html import format_html
 
-from . import selectors, services
+from . import admin_views, selectors, services
 from .models import FoundationModel, Pair, Prompt, Response, Scale, Study, StudyItem
 
 
@@ -62,6 +62,23 @@ class StudyAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Study]:
         return selectors.studies_with_progress(super().get_queryset(request))
+
+    def get_urls(self):
+        # before the default URLs, whose "<path:object_id>/" would swallow these
+        wrap = self.admin_site.admin_view
+        return [
+            path(
+                "<path:object_id>/import/",
+                wrap(lambda request, object_id: admin_views.study_import_view(self, request, object_id)),
+                name="studies_study_import",
+            ),
+            path(
+                "<path:object_id>/metrics/",
+                wrap(lambda request, object_id: admin_views.study_metrics_view(self, request, object_id)),
+                name="studies_study_metrics",
+            ),
+            *super().get_urls(),
+        ]
 
     @admin.display(description="Ratings (collected / wanted)", ordering="ratings_collected")
     def progress(self, obj: Study) -> str:
