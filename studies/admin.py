@@ -1,13 +1,15 @@
 from __future__ import annotations
 
+from functools import partial
+
 from django.contrib import admin, messages
 from django.db import models
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from . import admin_views, selectors, services
+from . import admin_views, dashboard, selectors, services
 from .models import FoundationModel, Pair, Prompt, Response, Scale, Study, StudyItem
 
 
@@ -31,14 +33,14 @@ class StudyItemInline(admin.TabularInline):
 
 @admin.register(Study)
 class StudyAdmin(admin.ModelAdmin):
-    list_display = ["title", "slug", "status", "progress", "ratings_per_item", "items_per_participant", "annotator_link"]
+    list_display = ["title", "slug", "status", "progress", "ratings_per_item", "items_per_participant", "annotator_link", "dashboard_link"]
     list_filter = ["status"]
     search_fields = ["title", "slug", "description"]
     prepopulated_fields = {"slug": ["title"]}
     readonly_fields = ["consent_declines", "created_at", "updated_at"]
     inlines = [ScaleInline, StudyItemInline]
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
-    actions = ["open_recruitment", "close_recruitment", "build_items"]
+    actions = ["open_recruitment", "close_recruitment", "build_items", "download_report_bundle"]
     fieldsets = [
         (None, {"fields": ["title", "slug", "status", "description"]}),
         ("Participant-facing texts", {"fields": ["consent_md", "instructions_md"]}),
@@ -77,6 +79,11 @@ class StudyAdmin(admin.ModelAdmin):
                 wrap(lambda request, object_id: admin_views.study_metrics_view(self, request, object_id)),
                 name="studies_study_metrics",
             ),
+            # staff-only dashboard and report downloads (studies/dashboard.py)
+            path("<int:pk>/dashboard/", wrap(partial(dashboard.dashboard_view, model_admin=self)),
+                 name="studies_study_dashboard"),
+            path("<int:pk>/report.<str:fmt>", wrap(partial(dashboard.report_view, model_admin=self)),
+                 name="studies_study_report"),
             *super().get_urls(),
         ]
 
@@ -91,6 +98,11 @@ class StudyAdmin(admin.ModelAdmin):
     def annotator_link(self, obj: Study) -> str:
         url = f"/s/{obj.slug}/"
         return format_html('<a href="{}">{}</a>', url, url)
+
+    @admin.display(description="Dashboard")
+    def dashboard_link(self, obj: Study) -> str:
+        url = reverse("admin:studies_study_dashboard", args=[obj.pk])
+        return format_html('<a href="{}">Dashboard</a>', url)
 
     def save_related(self, request: HttpRequest, form, formsets, change: bool) -> None:
         super().save_related(request, form, formsets, change)
@@ -113,6 +125,27 @@ class StudyAdmin(admin.ModelAdmin):
             self.message_user(
                 request, f"{study.slug}: {made['singles']} single items, {made['pairs']} pairs added."
             )
+
+    @admin.action(description="Download report bundle (ZIP)")
+    def download_report_bundle(
+        self, request: HttpRequest, queryset: QuerySet[Study]
+    ) -> HttpResponse | None:
+        from analysis.pipeline import AnalysisInputError
+        from analysis.report import build_bundle
+
+        studies = list(queryset[:2])
+        if len(studies) != 1:
+            self.message_user(
+                request, "Select exactly one study to download its report bundle.", messages.WARNING
+            )
+            return None
+        study = studies[0]
+        try:
+            report = dashboard.cached_report(study)
+            return dashboard.bundle_response(study, build_bundle(study, report=report))
+        except AnalysisInputError as exc:
+            self.message_user(request, f"{study.slug}: no report yet: {exc}", messages.WARNING)
+            return None
 
 
 @admin.register(FoundationModel)
