@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import itertools
 import random
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
-from django.db import transaction
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
 
 from .models import DEFAULT_SCALES, Pair, Prompt, Response, Scale, Study, StudyItem
 
@@ -16,6 +18,66 @@ def study_ensure_default_scales(*, study: Study) -> list[Scale]:
     if not study.scales.exists():
         Scale.objects.bulk_create([Scale(study=study, **spec) for spec in DEFAULT_SCALES])
     return list(study.scales.all())
+
+
+def _exclusion_rules_checked(rules: Any) -> dict[str, Any]:
+    """The pre-registered rules as ``analysis.exclusions`` reads them, every key spelt out.
+
+    Stored normalised so that a later change of a rule's default cannot silently change what
+    was pre-registered.
+    """
+    from analysis.exclusions import ExclusionRules
+
+    if not isinstance(rules, Mapping):
+        raise ValidationError({"exclusion_rules": "must be a JSON object"})
+    try:
+        return ExclusionRules.from_dict(rules).to_dict()
+    except (TypeError, ValueError) as exc:
+        raise ValidationError({"exclusion_rules": str(exc)}) from exc
+
+
+def study_create(*, fields: Mapping[str, Any]) -> Study:
+    """A new study with the default scales (as the admin and the importer give one).
+
+    ``ValidationError`` for anything the model or the exclusion rules refuse, including a
+    slug taken by a concurrent request.
+    """
+    fields = dict(fields)
+    if "exclusion_rules" in fields:
+        fields["exclusion_rules"] = _exclusion_rules_checked(fields["exclusion_rules"])
+    study = Study(**fields)
+    study.full_clean()
+    try:
+        with transaction.atomic():
+            study.save()
+            study_ensure_default_scales(study=study)
+    except IntegrityError as exc:  # the slug was taken between full_clean() and save()
+        raise ValidationError({"slug": "A study with this slug already exists."}) from exc
+    return study
+
+
+def study_update(*, study: Study, fields: Mapping[str, Any]) -> Study:
+    """Change some of a study's fields; only those fields are written."""
+    fields = dict(fields)
+    if "exclusion_rules" in fields:
+        fields["exclusion_rules"] = _exclusion_rules_checked(fields["exclusion_rules"])
+    for name, value in fields.items():
+        setattr(study, name, value)
+    study.full_clean()
+    study.save(update_fields=[*fields, "updated_at"])
+    return study
+
+
+def scale_create(*, study: Study, fields: Mapping[str, Any]) -> Scale:
+    """A new rating scale of ``study``; ``ValidationError`` for a taken key or min ≥ max."""
+    scale = Scale(study=study, **fields)
+    scale.full_clean()  # includes the unique key and min < max constraints
+    try:
+        with transaction.atomic():
+            scale.save()
+    except IntegrityError as exc:  # the key was taken by a concurrent request
+        raise ValidationError({"key": "This study already has a scale with this key."}) from exc
+    return scale
 
 
 def study_set_status(*, study: Study, status: str) -> Study:
