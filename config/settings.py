@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI served by the app, not a CDN (config/api_docs.py)
     "django_htmx",
     "studies",
     "annotation",
@@ -154,9 +155,23 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Refusal Perception Lab API",
-    "DESCRIPTION": "Researcher API and participant API of Refusal Perception Lab.",
+    "DESCRIPTION": (
+        "Researcher API of Refusal Perception Lab (staff only: `Authorization: Token <key>`, "
+        "from `manage.py drf_create_token <username>`). The participant API is in the README."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Researcher API: the schema and its docs page are staff-only (config/api_docs.py).
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAdminUser"],
+    "PREPROCESSING_HOOKS": ["config.api_docs.researcher_endpoints_only"],
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "StudyStatusEnum": "studies.models.Study.Status",
+        "ParticipantStatusEnum": "annotation.models.Participant.Status",
+    },
 }
 
 # Request bodies larger than this are refused before a view sees them (forms by Django, JSON
