@@ -31,8 +31,10 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.browser)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    # Module scope: Playwright's sync API keeps an asyncio loop running in the test thread for
+    # as long as it lives, which would break later tests that call asyncio.run().
     if not os.path.exists(CHROMIUM):
         pytest.fail(f"Chromium not found at {CHROMIUM}; install Debian's chromium package")
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
