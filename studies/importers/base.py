@@ -184,6 +184,12 @@ _MAX_LENGTHS = {
 }
 
 
+# Computed once: the choices' ``.values`` builds a new list on every access.
+_CATEGORIES = frozenset(Prompt.Category.values)
+_LABELS = frozenset(Response.RefusalLabel.values)
+_STYLES = frozenset(Response.RefusalStyle.values)
+
+
 def text_digest(text: str) -> str:
     """A stable id for a prompt that has none: the same text gives the same id on re-import."""
     return "sha1-" + hashlib.sha1(text.encode("utf-8")).hexdigest()[:16]
@@ -194,7 +200,7 @@ def check_row(row: ImportRow) -> None:
     prompt, response = row.prompt, row.response
     if not prompt.text.strip():
         raise RowError("empty prompt")
-    if prompt.category not in Prompt.Category.values:
+    if prompt.category not in _CATEGORIES:
         raise RowError(f"unknown category {prompt.category!r}")
     values = {
         "source": prompt.source,
@@ -206,9 +212,9 @@ def check_row(row: ImportRow) -> None:
     if response is not None:
         if not response.model.strip():
             raise RowError("empty model name")
-        if response.refusal_label and response.refusal_label not in Response.RefusalLabel.values:
+        if response.refusal_label and response.refusal_label not in _LABELS:
             raise RowError(f"unknown refusal_label {response.refusal_label!r}")
-        if response.refusal_style and response.refusal_style not in Response.RefusalStyle.values:
+        if response.refusal_style and response.refusal_style not in _STYLES:
             raise RowError(f"unknown refusal_style {response.refusal_style!r}")
         values |= {"model": response.model, "condition": response.condition}
         values["labeller"] = response.labeller
@@ -221,25 +227,27 @@ class _Duplicates:
     """Remembers, per prompt and per response key, the first line and a digest of the content.
 
     The same prompt on several lines is normal (XSTest repeats it for each model) as long as
-    the lines agree; a response key twice is always an error. Keys are hashed to 8 bytes, so
-    80,000 prompts cost a few megabytes, not the file.
+    the lines agree; a response key twice is always an error. Keys and contents are hashed to
+    64-bit integers and a prompt's line and content share one integer, so 80,000 prompts cost a
+    few megabytes, not the file.
     """
 
     def __init__(self) -> None:
-        self.prompts: dict[bytes, tuple[int, bytes]] = {}
-        self.responses: dict[bytes, int] = {}
+        self.prompts: dict[int, int] = {}  # key digest -> line << 64 | content digest
+        self.responses: dict[int, int] = {}  # key digest -> line
 
     @staticmethod
-    def _digest(*parts: object) -> bytes:
-        return hashlib.blake2b(repr(parts).encode("utf-8"), digest_size=8).digest()
+    def _digest(*parts: object) -> int:
+        data = repr(parts).encode("utf-8")
+        return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "big")
 
     def check(self, row: ImportRow) -> None:
         p = row.prompt
         key = self._digest(*p.key)
         content = self._digest(p.text, p.category, p.should_refuse, p.prompt_type, p.domain)
-        first = self.prompts.setdefault(key, (row.line, content))
-        if first[1] != content:
-            raise RowError(f"prompt {p.source_id!r} differs from the one on line {first[0]}")
+        first = self.prompts.setdefault(key, row.line << 64 | content)
+        if first & (2**64 - 1) != content:
+            raise RowError(f"prompt {p.source_id!r} differs from the one on line {first >> 64}")
         if row.response is not None:
             rkey = self._digest(*p.key, row.response.model, row.response.condition)
             line = self.responses.setdefault(rkey, row.line)

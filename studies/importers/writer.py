@@ -52,7 +52,8 @@ class BatchWriter:
         if not by_source:
             return {}
         query = reduce(or_, (Q(source=s, source_id__in=ids) for s, ids in by_source.items()))
-        rows = Prompt.objects.filter(study=self.study).filter(query)
+        # order_by(): the model's default ordering would join the study table for nothing
+        rows = Prompt.objects.filter(study=self.study).filter(query).order_by()
         return {(s, sid): pk for pk, s, sid in rows.values_list("pk", "source", "source_id")}
 
     def _write_prompts(self, rows: list[ImportRow]) -> dict[tuple[str, str], int]:
@@ -111,7 +112,7 @@ class BatchWriter:
         ]
         found = Response.objects.filter(
             prompt_id__in={k[0] for k, _ in keyed}, model_id__in={k[1] for k, _ in keyed}
-        )
+        ).order_by()
         # text and collection are only needed to update; skip mode reads four small columns
         columns = ["pk", "prompt_id", "model_id", "condition"]
         if self.update:
