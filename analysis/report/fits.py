@@ -58,7 +58,7 @@ def _fixed_rows(rows: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
             "estimate": row.get("estimate"),
             "se": row.get("se"),
             # lme4 calls estimate / SE the "t value"; the p beside it is the Wald z test
-            "t": row.get("z"),
+            "t": row.get("z") if row.get("z") is not None else row.get("t"),
             "p": row.get("p"),
             "ci_low": row.get("ci_low"),
             "ci_high": row.get("ci_high"),
@@ -104,6 +104,37 @@ def _ordinal(fit: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _comparison(fit: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every term of both fits side by side, flagged where ``ordinal_disagreements`` says.
+
+    The pipeline's list has had two shapes (every term with ``flagged``, or only the
+    disagreeing terms); either way the report shows every term, so that "agree" is visible too.
+    """
+    ordinal = fit.get("ordinal") or {}
+    ordinal_rows = {r["term"]: r for r in ordinal.get("fixed") or []}
+    verdicts = {
+        r["term"]: r for r in fit.get("ordinal_disagreements") or [] if r.get("flagged", True)
+    }
+    rows = []
+    for row in fit.get("fixed") or []:
+        term = row.get("term")
+        if term == "(Intercept)" or term not in ordinal_rows:
+            continue
+        verdict = verdicts.get(term)
+        rows.append(
+            {
+                "term": term,
+                "linear_estimate": row.get("estimate"),
+                "linear_p": row.get("p"),
+                "ordinal_estimate": ordinal_rows[term].get("estimate"),
+                "ordinal_p": ordinal_rows[term].get("p"),
+                "flagged": verdict is not None,
+                "reason": (verdict or {}).get("reason") or "",
+            }
+        )
+    return rows
+
+
 def fit_section(index: int, fit: dict[str, Any]) -> dict[str, Any]:
     """One fit of ``result["models"]`` as the report shows it (see the module docstring)."""
     base = {
@@ -119,7 +150,7 @@ def fit_section(index: int, fit: dict[str, Any]) -> dict[str, Any]:
     if deviance is None and fit.get("loglik") is not None:
         deviance = -2 * fit["loglik"]
     groups = sorted((fit.get("n_groups") or {}).items(), key=lambda kv: -kv[1])
-    comparison = list(fit.get("ordinal_disagreements") or [])
+    comparison = _comparison(fit)
     engine = fit.get("engine")
     return {
         **base,
