@@ -53,18 +53,36 @@ _CATEGORIES = ("homonyms", "figurative_language", "safe_targets", "safe_contexts
 
 
 def _assign_prompts(rng: np.random.Generator, n_part: int, n_prompts: int, k: int) -> np.ndarray:
-    """n_part x k prompt indices, distinct within a row, each prompt used equally often."""
+    """n_part x k prompt indices, distinct within a row, each prompt used equally often.
+
+    Rows are consecutive chunks of a stream of random permutations. A chunk straddling two
+    permutations may repeat a prompt; the repeat is swapped with a later element of its own
+    permutation, which keeps every permutation (and so the balance) intact.
+    """
     if k > n_prompts:
         raise ValueError("ratings_per_participant cannot exceed n_prompts")
     need = n_part * k
     n_perm = -(-need // n_prompts)
-    stream = np.concatenate([rng.permutation(n_prompts) for _ in range(n_perm)])[:need]
-    rows = stream.reshape(n_part, k)
-    srt = np.sort(rows, axis=1)
-    bad = np.flatnonzero((np.diff(srt, axis=1) == 0).any(axis=1))
-    for i in bad:  # a row straddling two permutations may repeat a prompt; redraw it
-        rows[i] = rng.choice(n_prompts, size=k, replace=False)
-    return rows
+    stream = np.concatenate([rng.permutation(n_prompts) for _ in range(n_perm)])
+    starts = np.arange(n_part) * k
+    straddling = np.flatnonzero(starts // n_prompts != (starts + k - 1) // n_prompts)
+    for i in straddling:  # in order: a swap only moves a prompt into a later row
+        start, end = i * k, (i + 1) * k
+        seen: set[int] = set()
+        for j in range(start, end):
+            v = int(stream[j])
+            if v in seen:
+                block_end = (j // n_prompts + 1) * n_prompts
+                row = set(stream[start:end].tolist())
+                later = [s for s in range(end, block_end) if int(stream[s]) not in row]
+                if later:
+                    s = later[int(rng.integers(len(later)))]
+                    stream[j], stream[s] = stream[s], stream[j]
+                else:  # the stream ends here: draw an unused prompt instead
+                    stream[j] = rng.choice(sorted(set(range(n_prompts)) - row))
+                v = int(stream[j])
+            seen.add(v)
+    return stream[:need].reshape(n_part, k).copy()
 
 
 def _normal_cdf(x: np.ndarray) -> np.ndarray:

@@ -72,6 +72,10 @@ def _fixed_matrix(frame: pd.DataFrame, spec: ModelSpec) -> tuple[np.ndarray, lis
         parts = [
             _variable_columns(frame[v], v, frozenset(term) - {v} in present) for v in term
         ]
+        if not spec.intercept and any(_is_factor(frame[v]) for v in term):
+            # R: without an intercept only the first factor gets full indicators; from then
+            # on the intercept's column space is spanned, so later factors use contrasts.
+            present.add(frozenset())
         t_cols, t_names = parts[0]
         for p_cols, p_names in parts[1:]:
             # the first variable varies fastest, as in R's model.matrix

@@ -35,8 +35,6 @@ def fit_ordinal(data: pd.DataFrame, formula: str, *, alpha: float = 0.05) -> dic
     ``loglik, converged, cov_type, cluster, warnings, seconds``. A positive estimate means
     higher ratings, as in the linear model.
     """
-    from statsmodels.miscmodels.ordinal_model import OrderedModel
-
     started = time.perf_counter()
     spec = parse_formula(formula)
     # Keep the grouping columns in the spec so NA rows are dropped exactly as fit_lmm drops
@@ -52,7 +50,7 @@ def fit_ordinal(data: pd.DataFrame, formula: str, *, alpha: float = 0.05) -> dic
     if len(levels) < 3:
         raise ValueError("the ordinal model needs an outcome with at least three levels")
     y = pd.Series(pd.Categorical(design.y, categories=levels, ordered=True))
-    model = OrderedModel(y, X, distr="logit")
+    model = _fast_logit_model()(y, X, distr="logit")
     cluster = spec.random[0].name if spec.random else None
     fit_kw: dict[str, Any] = {"method": "bfgs", "disp": False, "maxiter": 2000}
     cov_type = "nonrobust"
@@ -93,6 +91,63 @@ def fit_ordinal(data: pd.DataFrame, formula: str, *, alpha: float = 0.05) -> dic
         "warnings": warns,
         "seconds": time.perf_counter() - started,
     })
+
+
+def _fast_logit_model():
+    """statsmodels' OrderedModel (logit) with closed-form cdf, pdf and score.
+
+    The stock class evaluates scipy.stats.logistic through its generic machinery and
+    differentiates numerically: about 2 minutes on 200,000 ratings. Same likelihood, same
+    parametrisation (first threshold, then log increments), analytic score per observation
+    (also what the cluster-robust sandwich uses), Hessian by differencing the score.
+    """
+    from scipy.special import expit
+    from statsmodels.miscmodels.ordinal_model import OrderedModel
+    from statsmodels.tools.numdiff import approx_fprime
+
+    class FastLogitOrderedModel(OrderedModel):
+        def cdf(self, x):
+            return expit(x)
+
+        def pdf(self, x):
+            p = expit(x)
+            return p * (1.0 - p)
+
+        def score_obs(self, params):
+            params = np.asarray(params, dtype=float)
+            k_th = self.k_levels - 1
+            x = np.asarray(self.exog, dtype=float)
+            k_x = x.shape[1]
+            if getattr(self, "_at_least", None) is None:
+                # (y >= m) and (y >= m + 1) for m = 1 .. k_th - 1, fixed for the data
+                y = np.asarray(self.endog)[:, None]
+                steps = np.arange(1, k_th)[None, :]
+                self._at_least = ((y >= steps).astype(float), (y >= steps + 1).astype(float))
+            ge, ge1 = self._at_least
+            low, upp = self._bounds(params)
+            prob = np.maximum(self.prob(low, upp), 1e-300)
+            fu, fl = self.pdf(upp) / prob, self.pdf(low) / prob
+            out = np.empty((x.shape[0], k_x + k_th))
+            np.multiply(x, (fl - fu)[:, None], out=out[:, :k_x])
+            out[:, k_x] = fu - fl  # the first threshold shifts every cut point
+            # log increment m moves cut points m+1, m+2, ...: exp(a_m) (fu [y>=m] - fl [y>=m+1])
+            incr = np.exp(params[-k_th:])[1:]
+            out[:, k_x + 1 :] = (fu[:, None] * ge - fl[:, None] * ge1) * incr[None, :]
+            return out
+
+        def score(self, params):
+            return self.score_obs(params).sum(axis=0)
+
+        def hessian(self, params):
+            params = np.asarray(params, dtype=float)
+            key = params.tobytes()
+            cache = self.__dict__.setdefault("_hessians", {})
+            if key not in cache:  # fit() and the sandwich both ask at the optimum
+                h = approx_fprime(params, self.score, centered=True)
+                cache[key] = (h + h.T) / 2.0
+            return cache[key]
+
+    return FastLogitOrderedModel
 
 
 @dataclasses.dataclass(frozen=True)
