@@ -140,6 +140,9 @@ class StudyAdmin(admin.ModelAdmin):
             )
             return None
         study = studies[0]
+        if problem := dashboard.rules_error(study):
+            self.message_user(request, f"{study.slug}: no report: {problem}", messages.ERROR)
+            return None
         try:
             report = dashboard.cached_report(study)
             return dashboard.bundle_response(study, build_bundle(study, report=report))

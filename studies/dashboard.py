@@ -152,6 +152,17 @@ def report_options(request: HttpRequest) -> dict[str, Any]:
     return options
 
 
+def rules_error(study: Study) -> str:
+    """Why the study's stored exclusion rules cannot be applied, or "" when they can."""
+    from analysis.exclusions import ExclusionRules
+
+    try:
+        ExclusionRules.from_dict(study.exclusion_rules)
+    except (TypeError, ValueError) as exc:
+        return f"the study's exclusion rules cannot be applied: {exc}"
+    return ""
+
+
 # -- views (wrapped by admin_site.admin_view in StudyAdmin.get_urls) --------------------------
 def _study_for(request: HttpRequest, model_admin: Any, pk: int) -> Study:
     study = Study.objects.filter(pk=pk).first()
@@ -168,8 +179,10 @@ def dashboard_view(request: HttpRequest, pk: int, *, model_admin: Any) -> HttpRe
     study = _study_for(request, model_admin, pk)
     histogram = item_rating_histogram(study)
     counts = live_counts(study)
-    summary = analysis_summary(
-        study, fingerprint=data_fingerprint(study, counts), refresh=request.GET.get("refresh") == "1"
+    problem = rules_error(study)
+    summary = {"flow": None, "reliability": None, "computed_at": None} if problem else (
+        analysis_summary(study, fingerprint=data_fingerprint(study, counts),
+                         refresh=request.GET.get("refresh") == "1")
     )
     report_url = reverse("admin:studies_study_report", args=[study.pk, "html"])
     context = {
@@ -185,6 +198,7 @@ def dashboard_view(request: HttpRequest, pk: int, *, model_admin: Any) -> HttpRe
         "flow": summary["flow"],
         "reliability": (summary["reliability"] or {}).get("scales") or [],
         "computed_at": summary["computed_at"],
+        "problem": problem,
         "links": {fmt: reverse("admin:studies_study_report", args=[study.pk, fmt])
                   for fmt in REPORT_FORMATS},
         "report_url": report_url,
@@ -200,6 +214,11 @@ def report_view(request: HttpRequest, pk: int, fmt: str, *, model_admin: Any) ->
     if fmt not in REPORT_FORMATS:
         raise Http404("unknown report format")
     study = _study_for(request, model_admin, pk)
+    if problem := rules_error(study):
+        if fmt == "json":
+            return JsonResponse({"error": problem}, status=409)
+        messages.error(request, f"No report: {problem}")
+        return redirect("admin:studies_study_dashboard", study.pk)
     try:
         report = cached_report(study, refresh=request.GET.get("refresh") == "1",
                                **report_options(request))

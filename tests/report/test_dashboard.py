@@ -117,6 +117,15 @@ def test_report_without_ratings_says_so(admin_client):
     assert admin_client.get(urls(empty)["dashboard"]).status_code == 200
 
 
+def test_invalid_exclusion_rules_are_reported_not_crashed(admin_client, study):
+    study.exclusion_rules = {"attention_failures_max": "zero"}
+    study.save(update_fields=["exclusion_rules"])
+    page = admin_client.get(urls(study)["dashboard"])
+    assert page.status_code == 200 and "exclusion rules cannot be applied" in page.content.decode()
+    assert admin_client.get(urls(study)["json"]).status_code == 409
+    assert admin_client.get(urls(study)["html"]).status_code == 302
+
+
 def test_report_bad_options_and_formats_404(admin_client, study):
     base = f"/admin/studies/study/{study.pk}"
     assert admin_client.get(f"{base}/report.pdf").status_code == 404
