@@ -38,7 +38,9 @@ from . import selectors, services, uploads
 from . import serializers as s
 from .models import Study
 
-_NOT_FOUND = OpenApiResponse(s.DetailSerializer, description="No study with this slug.")
+_NOT_FOUND = OpenApiResponse(
+    s.DetailSerializer, description="No study with this slug (or, in a list, no such page)."
+)
 _INVALID = OpenApiResponse(description="Invalid input: field name → list of messages.")
 _AUTH_ERRORS = {
     401: OpenApiResponse(s.DetailSerializer, description="No valid staff token or session."),
@@ -107,7 +109,11 @@ class StudyListCreateApi(ResearcherApi):
         "studies_list",
         tag="studies",
         parameters=[s.StudyFilterSerializer],
-        responses=s.StudyOutputSerializer(many=True),
+        responses={
+            200: s.StudyOutputSerializer(many=True),
+            400: _INVALID,
+            404: OpenApiResponse(s.DetailSerializer, description="No such page."),
+        },
     )
     def get(self, request: Request) -> Response:
         filters = self.parse_query(s.StudyFilterSerializer)

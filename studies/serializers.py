@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from django.db import models
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -34,6 +35,21 @@ class TextCharField(serializers.CharField):
         self.validators.append(_valid_unicode)
 
 
+@extend_schema_field(
+    {"anyOf": [{"type": "string", "format": "uri"}, {"type": "string", "maxLength": 0}]}
+)
+class OptionalURLField(serializers.URLField):
+    """A URL or "" (the model's blank=True): the schema says so, where a plain URLField's
+    ``format: uri`` would call every study without a completion URL invalid."""
+
+
+class OutputModelSerializer(serializers.ModelSerializer):
+    serializer_field_mapping: ClassVar = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.URLField: OptionalURLField,
+    }
+
+
 class InputModelSerializer(serializers.ModelSerializer):
     serializer_field_mapping: ClassVar = {
         **serializers.ModelSerializer.serializer_field_mapping,
@@ -42,6 +58,7 @@ class InputModelSerializer(serializers.ModelSerializer):
             for field, drf_field in serializers.ModelSerializer.serializer_field_mapping.items()
             if drf_field is serializers.CharField
         },
+        models.URLField: OptionalURLField,
     }
 
 
@@ -104,6 +121,8 @@ _DESIGN_LIMITS = {
     "ratings_per_item": {"min_value": 1},
     "items_per_participant": {"min_value": 1},
     "lease_minutes": {"min_value": 1},
+    # numpy's generators (analysis) take no negative seed
+    "random_seed": {"min_value": 0, "max_value": 2**63 - 1},
 }
 
 
@@ -146,7 +165,7 @@ class ScaleOutputSerializer(serializers.ModelSerializer):
         )
 
 
-class StudyOutputSerializer(serializers.ModelSerializer):
+class StudyOutputSerializer(OutputModelSerializer):
     exclusion_rules = ExclusionRulesField(read_only=True)
     n_items = serializers.IntegerField(read_only=True, help_text="Regular (non-attention) items.")
     ratings_collected = serializers.IntegerField(read_only=True)
@@ -226,6 +245,14 @@ class PromptFilterSerializer(serializers.Serializer):
 
 class ResponseOutputSerializer(serializers.ModelSerializer):
     model = serializers.CharField(source="model.name", read_only=True)
+    # Declared so that the schema lets them be "" (unlabelled): DRF drops allow_blank from
+    # read-only model fields, and the schema would then allow only the choices.
+    refusal_label = serializers.ChoiceField(
+        choices=Response.RefusalLabel.choices, allow_blank=True, read_only=True
+    )
+    refusal_style = serializers.ChoiceField(
+        choices=Response.RefusalStyle.choices, allow_blank=True, read_only=True
+    )
 
     class Meta:
         model = Response
