@@ -136,6 +136,32 @@ def perception_by_model(
     return pd.DataFrame(rows, columns=columns)
 
 
+EXACT_SPEARMAN_MAX_N = 8  # 8! = 40,320 permutations: exact is cheap up to here
+
+
+def _spearman(x: pd.Series, y: pd.Series) -> tuple[float, float]:
+    """Spearman's ρ with a two-sided p; exact (all rank permutations) for few models.
+
+    SciPy's asymptotic p is 0 for three models ranked perfectly, where the exact answer is
+    1/3: with as few models as a study usually has, only the exact p means anything.
+    """
+    from itertools import permutations
+
+    from scipy import stats
+
+    rho, p = stats.spearmanr(x, y)
+    n = len(x)
+    if n <= EXACT_SPEARMAN_MAX_N:
+        rx, ry = stats.rankdata(x), stats.rankdata(y)
+        observed = abs(float(np.corrcoef(rx, ry)[0, 1]))
+        hits = total = 0
+        for perm in permutations(ry):
+            total += 1
+            hits += abs(float(np.corrcoef(rx, perm)[0, 1])) >= observed - 1e-12
+        p = hits / total
+    return float(rho), float(p)
+
+
 def perception_correlations(by_model: pd.DataFrame) -> pd.DataFrame:
     """Across models, per scale: Pearson and Spearman correlation of ORR with the mean rating.
 
@@ -157,9 +183,7 @@ def perception_correlations(by_model: pd.DataFrame) -> pd.DataFrame:
         }
         if len(both) >= 3 and both["model_orr"].nunique() > 1 and both["mean"].nunique() > 1:
             row["pearson_r"], row["pearson_p"] = stats.pearsonr(both["model_orr"], both["mean"])
-            row["spearman_rho"], row["spearman_p"] = stats.spearmanr(
-                both["model_orr"], both["mean"]
-            )
+            row["spearman_rho"], row["spearman_p"] = _spearman(both["model_orr"], both["mean"])
         rows.append(row)
     columns = ["scale", "n", "pearson_r", "pearson_p", "spearman_rho", "spearman_p"]
     return pd.DataFrame(rows, columns=columns).astype({c: float for c in columns[2:]})

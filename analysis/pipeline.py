@@ -204,6 +204,9 @@ def run_analysis(
     if perception_report is not None and "model" in kept:
         result["perception"] = perception_report(kept, model_orr=orr)
 
+    from .report.distributions import rating_distributions
+
+    result["distributions"] = rating_distributions(kept)
     result["meta"] = {
         "method": method,
         "formulas": formulas,
