@@ -464,6 +464,22 @@ def study_flow(study: Study) -> dict[str, Any]:
     }
     flow["entered"] += study.consent_declines
     flow["not_consented"] += study.consent_declines
+    # People who finished without rating anything (every item was at quota when they came)
+    # break no rule, but they are not in any model: count them apart from the analysed.
+    from annotation.models import Rating
+
+    rated = set(
+        Rating.objects.filter(item__study=study)
+        .exclude(item__kind="attention")
+        .values_list("participant_id", flat=True)
+        .distinct()
+    )
+    if "analysed" in verdicts:
+        idle = int((verdicts["analysed"].fillna(False).astype(bool) & ~verdicts.index.isin(rated)).sum())
+    else:
+        idle = 0
+    flow["no_ratings"] = idle
+    flow["analysed"] -= idle
     return flow
 
 

@@ -148,3 +148,13 @@ def test_export_and_analyze_commands(piloted, tmp_path, capsys):
     for a, b in zip(result["models"], from_csv["models"], strict=True):
         assert [f["estimate"] for f in a["fixed"]] == pytest.approx([f["estimate"] for f in b["fixed"]], rel=1e-9)
     assert result["pairwise"]["bradley_terry"] == from_csv["pairwise"]["bradley_terry"]
+
+
+def test_flow_counts_participants_without_ratings_apart(db):
+    study = build_study(prompts=1, models=1, pairs=False, items_per_participant=1, ratings_per_item=1,
+                        exclusion_rules={"min_median_seconds": None, "straightline_run": None})
+    simulate_participants(study=study, n=2, seed=1)  # the second finds every item at quota
+    flow = dataset.study_flow(study)
+    assert flow["consented"] == 2
+    assert flow["no_ratings"] == 1
+    assert flow["analysed"] == 1
