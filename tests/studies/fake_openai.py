@@ -23,6 +23,7 @@ class FakeOpenAI:
         self.counts: Counter = Counter()
         self.lock = threading.Lock()
         self.healed = threading.Event()
+        self.answer = lambda prompt: f"Answer to: {prompt}"  # what the model says
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -96,7 +97,7 @@ class FakeOpenAI:
             "choices": [
                 {
                     "index": 0,
-                    "message": {"role": "assistant", "content": f"Answer to: {prompt}"},
+                    "message": {"role": "assistant", "content": self.answer(prompt)},
                     "finish_reason": "stop",
                 }
             ],

@@ -13,6 +13,7 @@ from studies.models import Response, Study
 from studies.refusal_labelling import responses_label
 from tests.factories import ResponseFactory, StudyFactory
 
+from .fake_openai import FakeOpenAI
 from .importer_helpers import XSTEST_COMPLETIONS, import_file
 
 pytestmark = pytest.mark.django_db
@@ -105,3 +106,27 @@ def test_label_refusals_judge_needs_a_base_url():
     study = StudyFactory()
     with pytest.raises(CommandError, match="--judge-base-url"):
         label(study=study.slug, classifier="judge")
+
+
+def test_label_refusals_judge_over_http_counts_malformed_answers():
+    study = StudyFactory()
+    refused = ResponseFactory(prompt__study=study, text="RESP-A: I won't.", labeller="")
+    odd = ResponseFactory(prompt__study=study, text="RESP-B: hmm.", labeller="")
+    server = FakeOpenAI().start()
+    server.answer = lambda prompt: "2_full_refusal" if "RESP-A" in prompt else "Cannot say."
+    try:
+        out = label(
+            study=study.slug,
+            classifier="judge",
+            judge_base_url=server.url + "/v1",
+            judge_model="judge-model",
+        )
+    finally:
+        server.stop()
+    assert "Labelled 1 responses with judge: full_refusal 1." in out
+    assert "1 judge answers named no class" in out
+    refused.refresh_from_db()
+    odd.refresh_from_db()
+    assert refused.refusal_label == "full_refusal"
+    assert (odd.refusal_label, odd.collection["judge_raw"]) == ("", "Cannot say.")
+    assert {r["body"]["model"] for r in server.requests} == {"judge-model"}

@@ -55,7 +55,15 @@ class Command(BaseCommand):
             self.stderr.write(f"${config.api_key_env} is not set: no Authorization header.")
         enabled = True if options["progress"] else None
         with Progress(label="collecting", stream=sys.stderr, enabled=enabled) as progress:
-            result = responses_collect(study=study, config=config, progress=progress)
+            try:
+                result = responses_collect(study=study, config=config, progress=progress)
+            except KeyboardInterrupt:
+                # the collector has already written every answer that arrived
+                raise CommandError(
+                    "Interrupted: every answer received so far is saved; run the command "
+                    "again to collect the rest.",
+                    returncode=130,
+                ) from None
         self.stdout.write(
             f"{endpoint}: asked {result.requested} prompts, saved {result.saved} responses "
             f"from {config.model}{' [' + config.condition + ']' if config.condition else ''}."
