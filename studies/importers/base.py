@@ -258,9 +258,8 @@ class _Duplicates:
                 )
 
 
-def _rows(
-    importer: Importer, source: Source, raw: Iterable[bytes]
-) -> Iterator[ImportRow | BadLine]:
+def _rows(importer: Importer, raw: Iterable[bytes]) -> Iterator[ImportRow | BadLine]:
+    """Parsed, checked rows and bad lines in file order (undecodable lines at the end)."""
     decoder = LineDecoder(raw)
     for item in importer.records(decoder):
         if isinstance(item, BadLine):
@@ -309,7 +308,7 @@ def validate(
     duplicates = _Duplicates()
     rows, models = 0, set()
     with source.open() as raw:
-        for item in _rows(importer, source, raw):
+        for item in _rows(importer, raw):
             if isinstance(item, BadLine):
                 errors.append(item)
                 continue
@@ -365,7 +364,7 @@ def run_import(
         )
         batch: list[ImportRow] = []
         with source.open() as raw:
-            for item in _rows(importer, source, raw):
+            for item in _rows(importer, raw):
                 if isinstance(item, BadLine):
                     # the file changed between the passes: roll back rather than import half
                     raise ImportFailed([item.format(source.name)])
