@@ -179,7 +179,12 @@ class Prompt(models.Model):
                 name="prompt_unique_source_id_per_study",
             ),
         ]
-        indexes = [models.Index(fields=["study", "category"])]
+        indexes = [
+            models.Index(fields=["study", "category"]),
+            # Importers look prompts up by source id; SQLite cannot use the partial unique
+            # index above for that.
+            models.Index(fields=["study", "source", "source_id"], name="prompt_source_lookup"),
+        ]
 
     def __str__(self) -> str:
         return self.text[:80]
