@@ -177,7 +177,8 @@ PARTICIPANTS_COLUMNS = (
     "excluded",
     "exclusion_reason",
 )
-_EVIDENCE_CHUNK = 2000  # participants judged at a time: memory stays bounded by this
+_EVIDENCE_CHUNK = 2000  # participants judged at a time: memory stays bounded by this …
+_EVIDENCE_ROWS = 100_000  # … and by their rating values (2,000 people × 500 values = 1M rows)
 
 
 def _participants_base(study: Study) -> pd.DataFrame:
@@ -242,7 +243,7 @@ def participant_verdicts(study: Study, rules: Any | None = None) -> pd.DataFrame
     for participant_id, rows in evidence:
         pending.extend(rows)
         pending_people.add(participant_id)
-        if len(pending_people) >= _EVIDENCE_CHUNK:
+        if len(pending_people) >= _EVIDENCE_CHUNK or len(pending) >= _EVIDENCE_ROWS:
             flush(pending_people, pending)
             pending, pending_people = [], set()
     silent = set(base["pk"]) - {pk for frame in verdicts for pk in frame.index} - pending_people
