@@ -9,6 +9,7 @@ import sys
 import types
 import zipfile
 
+import pandas as pd
 import pytest
 
 from analysis.dataset import RATINGS_COLUMNS, iter_ratings_csv
@@ -154,3 +155,18 @@ def test_real_report_of_study_without_ratings_is_400(api, study):
     response = api.get(f"/api/v1/studies/{study.slug}/report.json")
     assert response.status_code == 400
     assert response.json()["detail"]
+
+
+def test_export_verdicts_do_not_depend_on_the_memory_chunking(piloted, monkeypatch):
+    # participant_verdicts judges participants in chunks bounded by rating values (so that a
+    # million-row export stays under 300 MB, benchmarks/export.py); a chunk always holds whole
+    # participants, so the verdicts and the exported file are those of a single chunk.
+    from analysis import dataset
+
+    whole = dataset.participant_verdicts(piloted)
+    csv_whole = "".join(iter_ratings_csv(piloted))
+    monkeypatch.setattr(dataset, "_EVIDENCE_ROWS", 7)  # several participants per flush at most
+    chunked = dataset.participant_verdicts(piloted)
+    # equal values; dtypes may differ (a concat of chunks widens some columns to object)
+    pd.testing.assert_frame_equal(chunked.sort_index(), whole.sort_index(), check_dtype=False)
+    assert "".join(iter_ratings_csv(piloted)) == csv_whole
