@@ -25,7 +25,7 @@ from rest_framework import status
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
 from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.generics import GenericAPIView
-from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.parsers import JSONParser
 from rest_framework.permissions import IsAdminUser
@@ -339,12 +339,9 @@ class ParticipantListApi(ResearcherApi):
 
 
 # -- files: ratings.csv and the report -------------------------------------------------------------
-class IgnoreAcceptNegotiation(BaseContentNegotiation):
+class IgnoreAcceptNegotiation(DefaultContentNegotiation):
     """File views answer with their file whatever ``Accept`` says, and their errors as JSON;
     without this, DRF would refuse ``Accept: text/csv`` with 406 before the view runs."""
-
-    def select_parser(self, request: Request, parsers: list) -> Any:
-        return parsers[0] if parsers else None
 
     def select_renderer(self, request: Request, renderers: list, format_suffix: str | None = None):
         return renderers[0], renderers[0].media_type

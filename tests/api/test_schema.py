@@ -48,7 +48,10 @@ def test_docs_page_loads_swagger_from_the_app_not_a_cdn(client, staff_user):
     assert script.status_code == 200
 
 
-def test_docs_page_sends_anonymous_people_to_the_admin_login(client):
-    response = client.get("/api/docs/")
+@pytest.mark.parametrize("caller", ["anonymous", "participant_client", "non_staff"])
+def test_docs_page_sends_everyone_but_staff_to_the_admin_login(caller, request):
+    # A page for people, not an API endpoint: a redirect to the login rather than a JSON 401,
+    # and nothing of the schema in it (the page fetches the schema, which is staff-only).
+    response = request.getfixturevalue(caller).get("/api/docs/")
     assert response.status_code == 302
     assert response["Location"].startswith("/admin/login/?next=/api/docs/")
