@@ -46,9 +46,12 @@ class ParticipantTokenAuthentication(BaseAuthentication):
         participant_id = participant_id_from_token(parts[1].decode("latin-1"))
         if participant_id is None:
             raise AuthenticationFailed("Invalid participant token.")
-        participant = Participant.objects.filter(pk=participant_id).first()
-        if participant is None:
-            raise AuthenticationFailed("Invalid participant token.")
+        try:
+            # The study comes along: every participant endpoint needs it (completion code,
+            # task view), and .get() spares the default ordering's join that .first() adds.
+            participant = Participant.objects.select_related("study").get(pk=participant_id)
+        except Participant.DoesNotExist:
+            raise AuthenticationFailed("Invalid participant token.") from None
         return ParticipantPrincipal(participant), None
 
     def authenticate_header(self, request: Request) -> str:

@@ -33,6 +33,19 @@ class TaskView:
     prompt_media: dict[str, str] = field(default_factory=dict)
 
 
+# Only what is shown: never the model, labels or collection metadata of a response.
+TASK_ITEM_FIELDS = (
+    "kind",
+    "attention_text",
+    "prompt__text",
+    "prompt__image",
+    "prompt__audio",
+    "response__text",
+    "pair__response_a__text",
+    "pair__response_b__text",
+)
+
+
 def study_for_entry(*, slug: str) -> Study | None:
     return Study.objects.filter(slug=slug).first()
 
@@ -46,6 +59,7 @@ def participant_in_study(*, study: Study, participant_id: int | None) -> Partici
 def task_view(*, assignment: Assignment, answered_regular: int, study: Study) -> TaskView:
     item = (
         StudyItem.objects.select_related("prompt", "response", "pair__response_a", "pair__response_b")
+        .only(*TASK_ITEM_FIELDS)
         .get(pk=assignment.item_id)
     )
     prompt = item.prompt

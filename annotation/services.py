@@ -20,7 +20,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Count, F, Q
+from django.db.models import Count, F, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from studies.models import Scale, Study, StudyItem
@@ -31,6 +32,30 @@ from .models import Assignment, Participant, Rating, RatingValue
 
 TAKEN = (Assignment.Status.ANSWERED, Assignment.Status.RESERVED)
 CHOICES = {"left", "right", "tie"}
+# What a submit reads of the assignment it locks and of its item, study and participant.
+SUBMIT_FIELDS = (
+    "participant_id",
+    "item_id",
+    "status",
+    "reserved_at",
+    "left_is_a",
+    "item__kind",
+    "item__study_id",
+    "item__expected_values",
+    "item__study__status",
+    "item__study__items_per_participant",
+    "participant__status",
+)
+# What a claim reads of the study it locks (not the consent and instruction texts).
+CLAIM_STUDY_FIELDS = (
+    "status",
+    "lease_minutes",
+    "items_per_participant",
+    "ratings_per_item",
+    "attention_check_interval",
+    "one_response_per_prompt",
+    "random_seed",
+)
 
 
 # --- entry -------------------------------------------------------------------------------
@@ -107,23 +132,30 @@ def participant_return(*, participant: Participant) -> None:
 
 
 def _reclaim_expired(*, study: Study, now: datetime) -> int:
-    expired = Assignment.objects.filter(
-        item__study=study, status=Assignment.Status.RESERVED, expires_at__lt=now
+    # Runs on every claim, so the common case (nothing expired) is one indexed query; the
+    # empty order_by() keeps the models' default ordering from adding joins and sorts.
+    expired = list(
+        Assignment.objects.filter(
+            item__study=study, status=Assignment.Status.RESERVED, expires_at__lt=now
+        )
+        .order_by()
+        .values_list("pk", "participant_id")
     )
-    participant_ids = list(expired.values_list("participant_id", flat=True))
-    if not participant_ids:
+    if not expired:
         return 0
+    # Under the study lock nobody else can reclaim these; a submit racing for one of them
+    # holds its row lock, so the status check keeps an answer that got in first.
     n = Assignment.objects.filter(
-        item__study=study, status=Assignment.Status.RESERVED, expires_at__lt=now
+        pk__in=[pk for pk, _ in expired], status=Assignment.Status.RESERVED
     ).update(status=Assignment.Status.EXPIRED)
-    Participant.objects.filter(pk__in=participant_ids, status=Participant.Status.ACTIVE).update(
-        status=Participant.Status.TIMED_OUT
-    )
+    Participant.objects.filter(
+        pk__in={participant_id for _, participant_id in expired}, status=Participant.Status.ACTIVE
+    ).update(status=Participant.Status.TIMED_OUT)
     return n
 
 
-def _choose_left(*, item: StudyItem, rng: random.Random) -> bool:
-    shown = Assignment.objects.filter(item=item, status__in=TAKEN).aggregate(
+def _choose_left(*, item_id: int, rng: random.Random) -> bool:
+    shown = Assignment.objects.filter(item_id=item_id, status__in=TAKEN).aggregate(
         a_left=Count("pk", filter=Q(left_is_a=True)), b_left=Count("pk", filter=Q(left_is_a=False))
     )
     if shown["a_left"] != shown["b_left"]:
@@ -149,7 +181,10 @@ def _next_attention_item(
 
 def _next_regular_item(
     *, study: Study, seen_items: set[int], seen_prompts: set[int], rng: random.Random
-) -> StudyItem | None:
+) -> tuple[int, str] | None:
+    """``(item id, kind)`` of the chosen item. This query runs under the study lock on every
+    claim, so it fetches only what the choice needs and leaves sorting to Python (the
+    database would sort every candidate; Python sorts only the ties)."""
     candidates = (
         StudyItem.objects.filter(study=study)
         .exclude(kind=StudyItem.Kind.ATTENTION)
@@ -160,14 +195,14 @@ def _next_regular_item(
     rows = list(
         candidates.annotate(taken=Count("assignments", filter=Q(assignments__status__in=TAKEN)))
         .filter(taken__lt=study.ratings_per_item)
-        .order_by("taken", "pk")
-        .values_list("pk", "taken")
+        .order_by()
+        .values_list("pk", "taken", "kind")
     )
     if not rows:
         return None
-    fewest = rows[0][1]
-    item_id = rng.choice([pk for pk, taken in rows if taken == fewest])
-    return StudyItem.objects.get(pk=item_id)
+    fewest = min(taken for _pk, taken, _kind in rows)
+    item_id, kind = rng.choice(sorted((pk, kind) for pk, taken, kind in rows if taken == fewest))
+    return item_id, kind
 
 
 @dataclass(frozen=True)
@@ -192,17 +227,23 @@ def assignment_claim_next(*, participant: Participant, now: datetime | None = No
     with transaction.atomic():
         # NO KEY UPDATE: blocks other claims of this study but not inserts that merely
         # reference the study row (new participants), which FOR UPDATE would also block.
-        study = Study.objects.select_for_update(no_key=True).get(pk=participant.study_id)
-        fresh = Participant.objects.get(pk=participant.pk)
-        participant.status = fresh.status
-        if fresh.status in (Participant.Status.COMPLETED, Participant.Status.RETURNED):
+        # Everything from here to the commit is serialised per study, so each query below
+        # fetches only the columns it needs.
+        study = (
+            Study.objects.select_for_update(no_key=True)
+            .only(*CLAIM_STUDY_FIELDS)
+            .get(pk=participant.study_id)
+        )
+        fresh_status = Participant.objects.filter(pk=participant.pk).values_list("status", flat=True).get()
+        participant.status = fresh_status
+        if fresh_status in (Participant.Status.COMPLETED, Participant.Status.RETURNED):
             return ClaimResult(None, _answered_regular(participant))
         lease = timedelta(minutes=study.lease_minutes)
 
         history = list(
-            Assignment.objects.filter(participant=participant).values_list(
-                "pk", "item_id", "item__prompt_id", "item__kind", "status", "order"
-            )
+            Assignment.objects.filter(participant=participant)
+            .order_by()
+            .values_list("pk", "item_id", "item__prompt_id", "item__kind", "status", "order")
         )
         answered_regular = sum(
             1 for *_, kind, status, _o in history
@@ -211,7 +252,7 @@ def assignment_claim_next(*, participant: Participant, now: datetime | None = No
         open_ids = [pk for pk, *_, status, _o in history if status == Assignment.Status.RESERVED]
         if open_ids:
             Assignment.objects.filter(pk=open_ids[0]).update(expires_at=now + lease)
-            _touch(participant, now, reactivate=fresh.status == Participant.Status.TIMED_OUT)
+            _touch(participant, now, reactivate=fresh_status == Participant.Status.TIMED_OUT)
             return ClaimResult(Assignment.objects.get(pk=open_ids[0]), answered_regular)
         if not study.is_open:
             raise errors.StudyNotOpen("This study is not accepting answers any more.")
@@ -226,28 +267,32 @@ def assignment_claim_next(*, participant: Participant, now: datetime | None = No
         next_order = max((order for *_, order in history), default=-1) + 1
         rng = random.Random(f"{study.random_seed}:{participant.pk}:{next_order}")
 
-        item = _next_attention_item(
+        attention = _next_attention_item(
             study=study,
             seen_items=seen_items,
             answered_regular=answered_regular,
             attention_handed=kinds[StudyItem.Kind.ATTENTION],
-        ) or _next_regular_item(
-            study=study, seen_items=seen_items, seen_prompts=seen_prompts, rng=rng
         )
-        if item is None:
+        chosen = (
+            (attention.pk, attention.kind)
+            if attention is not None
+            else _next_regular_item(study=study, seen_items=seen_items, seen_prompts=seen_prompts, rng=rng)
+        )
+        if chosen is None:
             # Every item this participant may see is at quota: they are done early, and are
             # still owed their completion code.
             _complete(participant, now)
             return ClaimResult(None, answered_regular)
+        item_id, kind = chosen
         assignment = Assignment.objects.create(
             participant=participant,
-            item=item,
+            item_id=item_id,
             order=next_order,
             reserved_at=now,
             expires_at=now + lease,
-            left_is_a=_choose_left(item=item, rng=rng) if item.kind == StudyItem.Kind.PAIR else None,
+            left_is_a=_choose_left(item_id=item_id, rng=rng) if kind == StudyItem.Kind.PAIR else None,
         )
-        _touch(participant, now, reactivate=fresh.status == Participant.Status.TIMED_OUT)
+        _touch(participant, now, reactivate=fresh_status == Participant.Status.TIMED_OUT)
         return ClaimResult(assignment, answered_regular)
 
 
@@ -257,6 +302,19 @@ def _answered_regular(participant: Participant) -> int:
         .exclude(item__kind=StudyItem.Kind.ATTENTION)
         .count()
     )
+
+
+def _answered_regular_of_owner() -> Coalesce:
+    """Regular items the assignment's participant has answered, as a subquery annotation."""
+    answered = (
+        Assignment.objects.filter(participant_id=OuterRef("participant_id"), status=Assignment.Status.ANSWERED)
+        .exclude(item__kind=StudyItem.Kind.ATTENTION)
+        .order_by()
+        .values("participant_id")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return Coalesce(Subquery(answered), 0)
 
 
 def _touch(participant: Participant, now: datetime, *, reactivate: bool) -> None:
@@ -311,7 +369,7 @@ def _clean_choice(choice: Any, *, kind: str, left_is_a: bool | None) -> str:
         if choice not in (None, ""):
             raise errors.InvalidSubmission("'choice' is only for A/B pairs.")
         return ""
-    if choice not in CHOICES:
+    if not isinstance(choice, str) or choice not in CHOICES:
         raise errors.InvalidSubmission("Choose 'left', 'right' or 'tie'.")
     if choice == "tie":
         return Rating.Choice.TIE
@@ -341,14 +399,24 @@ def rating_submit(
     """
     now = now or timezone.now()
     if isinstance(assignment_id, bool) or not isinstance(assignment_id, int):
-        if not (isinstance(assignment_id, str) and assignment_id.isdigit()):
+        # ASCII digits only: str.isdigit() also accepts '²', which int() refuses.
+        if not (
+            isinstance(assignment_id, str)
+            and assignment_id.isascii()
+            and assignment_id.isdigit()
+            and len(assignment_id) <= 18
+        ):
             raise errors.InvalidSubmission("'assignment' must be an assignment id.")
         assignment_id = int(assignment_id)
+    if not 0 < assignment_id < 2**63:  # beyond any id; some drivers cannot even send it
+        raise errors.AssignmentNotFound("No such assignment.")
     with transaction.atomic():
         try:
             assignment = (
                 Assignment.objects.select_for_update(of=("self",))
                 .select_related("item__study", "participant")
+                .only(*SUBMIT_FIELDS)
+                .annotate(answered_before=_answered_regular_of_owner())
                 .get(pk=assignment_id)
             )
         except Assignment.DoesNotExist:
@@ -396,9 +464,12 @@ def rating_submit(
         updates: dict[str, Any] = {"last_seen_at": now, "status": Participant.Status.ACTIVE}
         if passed is False:
             updates["attention_failures"] = F("attention_failures") + 1
+        # Counted before this answer, in the locking query: while this reservation is open
+        # the participant can hold no other (a database constraint), so nothing else of
+        # theirs can be answered in between.
         completed = (
             item.kind != StudyItem.Kind.ATTENTION
-            and _answered_regular(participant) >= item.study.items_per_participant
+            and assignment.answered_before + 1 >= item.study.items_per_participant
         )
         if completed:
             updates.update(status=Participant.Status.COMPLETED, completed_at=now)
