@@ -5,7 +5,8 @@
 # root, so as root the cluster belongs to the 'postgres' user.
 set -euo pipefail
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
-PG_PORT=${PG_PORT:-54329}
+# A free port unless one is given, so two runs on one machine do not collide.
+PG_PORT=${PG_PORT:-$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
 PG_DIR=$(mktemp -d /tmp/rpl-pg.XXXXXX)
 chmod 755 "$PG_DIR"
 

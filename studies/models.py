@@ -49,7 +49,7 @@ class Study(models.Model):
         blank=True, help_text="Where finished participants are redirected (e.g. Prolific)."
     )
     recruitment_url = models.URLField(blank=True, help_text="The study's page on the crowd platform.")
-    random_seed = models.BigIntegerField(default=20261204)
+    random_seed = models.PositiveBigIntegerField(default=20261204)
     exclusion_rules = models.JSONField(
         default=dict,
         blank=True,
@@ -76,6 +76,8 @@ class Study(models.Model):
                 name="study_items_per_participant_positive",
             ),
             models.CheckConstraint(condition=Q(lease_minutes__gte=1), name="study_lease_positive"),
+            # numpy's generators refuse negative seeds; the analysis uses this one.
+            models.CheckConstraint(condition=Q(random_seed__gte=0), name="study_seed_nonnegative"),
         ]
 
     def __str__(self) -> str:

@@ -192,7 +192,19 @@ _STYLES = frozenset(Response.RefusalStyle.values)
 
 def text_digest(text: str) -> str:
     """A stable id for a prompt that has none: the same text gives the same id on re-import."""
+    _check_text("prompt", text)
     return "sha1-" + hashlib.sha1(text.encode("utf-8")).hexdigest()[:16]
+
+
+def _check_text(name: str, value: str) -> None:
+    # JSON escapes can smuggle in what no database column takes: PostgreSQL refuses NUL in
+    # text, and a lone surrogate cannot be encoded at all. Refuse them on the line, in pass one.
+    if "\x00" in value:
+        raise RowError(f"{name} contains a NUL character")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise RowError(f"{name} contains invalid Unicode (an unpaired surrogate)") from None
 
 
 def check_row(row: ImportRow) -> None:
@@ -221,6 +233,12 @@ def check_row(row: ImportRow) -> None:
     for name, value in values.items():
         if value and len(value) > _MAX_LENGTHS[name]:
             raise RowError(f"{name} longer than {_MAX_LENGTHS[name]} characters")
+    texts = {"prompt": prompt.text, **values}
+    if response is not None:
+        texts["response"] = response.text
+    for name, value in texts.items():
+        if value:
+            _check_text(name, value)
 
 
 class _Duplicates:
