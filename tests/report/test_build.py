@@ -151,7 +151,7 @@ def test_missing_parts_are_said_not_hidden():
     assert "No A/B comparisons" in html
     assert "The model could not be fitted" in html and "no_such_column" in html
     assert "no participant flow" in html
-    assert html.count('class="figure-svg"') == 2  # ORR vs perception, one forest plot
+    assert html.count('class="figure-svg"') == 3  # ORR vs perception, distributions, one forest plot
 
 
 def test_methods_paragraph_names_formulas_method_seed_and_versions(report):
