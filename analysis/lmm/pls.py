@@ -104,6 +104,9 @@ class CrossedInterceptsPLS:
         self.M0_xr = np.asarray((Zr.T @ Xr).T)  # (p+1) x q_r
         self.M0_xx = Xr.T @ Xr
         self.d1 = np.bincount(c1, minlength=q1).astype(float)
+        # kept for the direct penalised residual sum of squares (see _pwrss)
+        self.c1, self.resid, self.X = c1, resid, X
+        self.rest_cols = cols.reshape(n, len(self.rest)) if self.rest else None
         self.H = np.asarray(Z1.T @ Xr)  # q1 x (p+1): group sums of [X, y] by factor 1
         self.Nt = (Zr.T @ Z1).tocsr()  # q_r x q1 counts
         self._build_pairs((Z1.T @ Zr).tocsr())
@@ -188,13 +191,18 @@ class CrossedInterceptsPLS:
 
     def deviance(self, theta: np.ndarray, reml: bool) -> float:
         """-2 log-likelihood (ML) or the REML criterion, profiled over beta and sigma."""
-        L, logdet_a = self.factor(np.abs(theta))
+        theta = np.abs(theta)
+        if not np.all(np.isfinite(theta)):
+            return float("inf")
+        L, logdet_a = self.factor(theta)
         if L is None:
             return float("inf")
         diag = np.diagonal(L)
         q_r, p, n = self.q_r, self.p, self.n
-        r2 = diag[-1] ** 2
-        if not np.all(diag[:-1] > 0) or r2 <= 0:
+        if not np.all(diag > 0):
+            return float("inf")
+        r2, _ = self._pwrss(L, theta)
+        if not r2 > 0:
             return float("inf")
         logdet_l = logdet_a + 2.0 * np.log(diag[:q_r]).sum()
         if reml:
@@ -203,6 +211,37 @@ class CrossedInterceptsPLS:
             return float(logdet_l + logdet_rx + nu * (1.0 + _LOG2PI + math.log(r2 / nu)))
         return float(logdet_l + n * (1.0 + _LOG2PI + math.log(r2 / n)))
 
+    def _pwrss(self, L: np.ndarray, theta: np.ndarray) -> tuple[float, np.ndarray]:
+        """Penalised residual sum of squares r^2, computed from the solution, not the pivot.
+
+        The last pivot of the factor is r^2 too, but as a difference of large cross-products
+        it loses digits when y has a large mean the fixed part does not absorb (no intercept):
+        then the deviance turns noisy and finite differences mislead the optimiser. Solving
+        for (u, beta) and summing squares costs O(m^2 + n) and is accurate to rounding, since
+        r^2 is stationary at the solution. Returns r^2 and z = (u_rest, beta - beta_ols).
+        """
+        m, q_r = self.m, self.q_r
+        # L' z = l for the leading m-1 block, done on the full upper factor U = L' (Fortran,
+        # no copy) with a zero appended: the last unknown is then 0 and drops out.
+        rhs = np.append(L[m - 1, : m - 1], 0.0)
+        z = solve_triangular(L.T, rhs, lower=False, check_finite=False)[: m - 1]
+        t1 = float(theta[self.elim])
+        e = self.resid - self.X @ z[q_r:] if self.p else self.resid.copy()
+        u_sq = 0.0
+        if q_r:
+            u_r = z[:q_r]
+            t_r = np.repeat(np.asarray(theta, dtype=float)[self.rest], np.diff(self.blocks))
+            b_r = t_r * u_r  # rest random effects on the response scale
+            for j in range(len(self.rest)):
+                e -= b_r[self.rest_cols[:, j]]
+            u_sq += float(u_r @ u_r)
+        if t1:
+            # u_1 = theta_1 Z_1'(e) / a_i: the exact minimiser for the eliminated factor
+            u1 = t1 * np.bincount(self.c1, e, minlength=len(self.d1)) / (t1 * t1 * self.d1 + 1)
+            e -= t1 * u1[self.c1]
+            u_sq += float(u1 @ u1)
+        return float(e @ e) + u_sq, z
+
     def estimates(self, theta: np.ndarray, reml: bool) -> PLSFit:
         """beta, vcov(beta) and sigma^2 at theta (lme4: sigma^2 = r^2 / (n - p) for REML)."""
         theta = np.abs(np.asarray(theta, dtype=float))
@@ -210,12 +249,11 @@ class CrossedInterceptsPLS:
         if L is None:
             raise np.linalg.LinAlgError("the mixed-model system is not positive definite")
         q_r, p, n = self.q_r, self.p, self.n
-        r2 = L[-1, -1] ** 2
+        r2, z = self._pwrss(L, theta)
         sigma2 = r2 / (n - p if reml else n)
         if p:
             LX = np.tril(L[q_r : q_r + p, q_r : q_r + p])
-            beta = self.beta_ols + solve_triangular(LX, L[-1, q_r : q_r + p], lower=True,
-                                                    trans="T")
+            beta = self.beta_ols + z[q_r:]
             LXinv = solve_triangular(LX, np.eye(p), lower=True)
             vcov = sigma2 * (LXinv.T @ LXinv)
         else:
