@@ -19,7 +19,7 @@ args <- commandArgs(trailingOnly = TRUE)
 suppressPackageStartupMessages(library(lme4))
 d <- read.csv(args[1], stringsAsFactors = TRUE)
 f <- as.formula(args[2])
-for (g in strsplit(args[4], ",", fixed = TRUE)[[1]]) if (nzchar(g)) d[[g]] <- factor(d[[g]])
+for (g in strsplit(args[4], ",", fixed = TRUE)[[1]]) if (g %in% names(d)) d[[g]] <- factor(d[[g]])
 g17 <- function(x) sprintf("%.17g", x)
 for (method in strsplit(args[3], ",", fixed = TRUE)[[1]]) {
   out <- function(...) cat(method, ..., sep = "\t", "\n")
@@ -60,7 +60,8 @@ def fit_lme4(
     csv_path: str | Path, formula: str, *, method: str = "REML", factors: tuple[str, ...] = (),
     timeout: float = 900,
 ) -> dict[str, Any]:
-    """Fit ``formula`` with lme4 on the CSV; ``factors`` are columns R must treat as factors.
+    """Fit ``formula`` with lme4 on the CSV; ``factors`` are columns R must treat as factors
+    (integer-coded groups; names absent from the CSV are ignored).
 
     Returns ``fixed{term: (estimate, se)}, random{group: variance}`` (intercept variances; a
     slope is keyed ``"group|term"``), ``residual_variance, loglik, singular, theta, seconds``

@@ -1,15 +1,17 @@
 """Optimising the profiled deviance over theta >= 0, and checking the optimum honestly.
 
-lme4 minimises with bounded BOBYQA from theta = 1. We use L-BFGS-B (on log1p(theta), see
-``optimize_theta``) with forward-difference
-gradients (about 25-45 deviance evaluations for two factors, each one dense Cholesky), start it
-from a cheap method-of-moments guess (fewer evaluations on large data) and, on small problems,
-from theta = 1 as well, keeping the better optimum. Then, as lme4's ``checkConv`` does, a
-central-difference gradient and Hessian at the optimum (step 1e-4) give the convergence check
-(max of min(|gradient|, |Hessian-scaled gradient|) < 0.002, Hessian positive semi-definite), and
-the same derivatives make one Newton polishing step, kept only if it lowers the deviance. For
-intercept-only terms the deviance is even in every theta_g (Lambda enters as theta_g^2), so the
-central differences are valid at the boundary theta_g = 0 too.
+lme4 minimises with bounded BOBYQA from theta = 1. We use L-BFGS-B with forward-difference
+gradients on x = log1p(theta) (see ``optimize_theta``), about 25-45 deviance evaluations for
+two factors, each one dense Cholesky. It starts from a cheap method-of-moments guess (fewer
+evaluations on large data) and, on small problems, from theta = 1 as well, keeping the better
+optimum. Two traps are handled explicitly: the deviance is even in every theta_g, so theta_g = 0
+is always a stationary point where a gradient method can stop although the minimum is inside
+(``_escape_boundary`` probes and restarts), and near the optimum finite differences are noise
+(``_lbfgsb`` stops on a stall). Then, as lme4's ``checkConv`` does, a central-difference
+gradient and Hessian at the optimum (step 1e-4) give the convergence check (max of
+min(|gradient|, |Hessian-scaled gradient|) < 0.002, Hessian positive semi-definite), and the
+same derivatives make one Newton polishing step, kept only if it lowers the deviance. Central
+differences stay valid at theta_g = 0 by the same evenness.
 """
 
 from __future__ import annotations

@@ -8,8 +8,10 @@ with one indicator block Z_g per grouping factor g and Lambda_theta diagonal, th
 sigma_g / sigma repeated over the levels of g. For fixed theta the penalised least-squares
 problem ``min ||y - X beta - Z Lambda u||^2 + ||u||^2`` is solved by one Cholesky factor of the
 augmented cross-product matrix of ``[Z Lambda, X, y]`` (plus I on the u block): its diagonal
-gives log|L_theta|^2 (the u part), log|R_X|^2 (the X part) and the penalised residual sum of
-squares r^2 (the last pivot squared). Then, as lme4 profiles sigma and beta out,
+gives log|L_theta|^2 (the u part) and log|R_X|^2 (the X part), and its triangular solve the
+conditional modes u and beta, from which the penalised residual sum of squares r^2 is summed
+(the last pivot squared equals r^2 but loses digits to cancellation). Then, as lme4 profiles
+sigma and beta out,
 
     ML:    -2 l(theta)  = log|L|^2 + n (1 + log(2 pi r^2 / n))
     REML:  -2 lR(theta) = log|L|^2 + log|R_X|^2 + (n-p) (1 + log(2 pi r^2 / (n-p)))
@@ -24,10 +26,12 @@ with a diagonal inverse: with a_i = theta_1^2 n_i + 1 and w_i = theta_1^2 / a_i,
 
 where B = [Z_rest, X, y], G = Z_1'B (group sums) and D scales the Z_rest columns by theta.
 Only C, of the size of the *other* factors plus p + 1 (2,000 prompts -> 2,006), is factored,
-densely with LAPACK. The sparsity pattern of N'WN (N = Z_1'Z_rest) is fixed, so it is built once
-as a sparse matrix P with vec(N'WN) = P w; each evaluation is then a sparse mat-vec, a scatter
-and a dense Cholesky. y is replaced by its OLS residual first: r^2 and |R_X| are invariant to
-that shift (beta is free) and it avoids cancellation in the last pivot when the mean is large.
+densely with LAPACK. The sparsity pattern of N'WN (N = Z_1'Z_rest) is fixed, so the level pairs
+are listed once (PT, one row per level of factor 1) and vec(N'WN) = PT' w is one sparse product
+per evaluation, written straight into C; then one dense Cholesky, O(m^3/3), dominates. lme4
+factors the whole sparse system with CHOLMOD instead; for crossed designs its fill-in makes
+that block dense too, without the cheap exact elimination. y is replaced by its OLS residual
+first: r^2 and |R_X| are invariant to that shift (beta is free) and it keeps the numbers small.
 """
 
 from __future__ import annotations

@@ -124,3 +124,20 @@ def test_three_crossed_factors_and_ml(study):
     reml = fit_lmm(study, FORMULA.replace("(1|prompt)", "(1|prompt) + (1|model)"))
     # ML shrinks variances relative to REML
     assert fit["residual_variance"] < reml["residual_variance"]
+
+
+def test_random_slopes_fall_back_to_statsmodels_and_say_so(study):
+    fit = fit_lmm(study, "helpfulness ~ refused + (1 + refused|participant)")
+    assert fit["engine"] == "statsmodels"
+    assert any("statsmodels" in w for w in fit["warnings"])
+    assert set(fit["random"]) == {"participant", "participant|refused"}
+    assert fit["random_correlations"][0]["terms"] == ["(Intercept)", "refused"]
+    assert 0 < fit["r2_marginal"] < fit["r2_conditional"] < 1
+    json.dumps(fit, allow_nan=False)
+    uncorrelated = fit_lmm(study, "helpfulness ~ refused + (refused||participant)")
+    assert uncorrelated["random_correlations"] == []
+
+
+def test_crossed_random_slopes_refused_beyond_statsmodels_reach(study):
+    with pytest.raises(ValueError, match="crossed random slopes"):
+        fit_lmm(study, "helpfulness ~ refused + (1 + refused|participant) + (1|prompt)")

@@ -81,3 +81,23 @@ def test_lmm_matches_live_lme4(lme4_fits, case, method):
             assert _close(ours["random"][g], var), g
     assert ours["singular"] == ref["singular"]
     assert ours["converged"]
+
+
+def test_random_slope_fallback_agrees_with_lme4(tmp_path):
+    """statsmodels' MixedLM optimum matches lme4's to its optimiser's accuracy (1e-3)."""
+    data = simulate_ratings(n_participants=40, n_prompts=60, ratings_per_participant=15,
+                            seed=3, likert=False)
+    path = tmp_path / "ratings.csv"
+    data.to_csv(path, index=False)
+    formula = "helpfulness ~ refused + (1 + refused|participant)"
+    refs = fit_lme4_methods(path, formula, factors=("participant",))
+    for method, ref in refs.items():
+        ours = fit_lmm(data, formula, method=method)
+        assert ours["engine"] == "statsmodels"
+        assert ours["loglik"] == pytest.approx(ref["loglik"], rel=1e-6)
+        for f in ours["fixed"]:
+            est, se = ref["fixed"][f["term"]]
+            assert f["estimate"] == pytest.approx(est, rel=1e-3, abs=1e-3 * se)
+            assert f["se"] == pytest.approx(se, rel=2e-3)
+        for key, var in ref["random"].items():
+            assert ours["random"][key] == pytest.approx(var, rel=2e-3, abs=1e-3)
