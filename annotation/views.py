@@ -6,6 +6,8 @@ are the same template, so htmx swaps and plain form posts show identical content
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -252,6 +254,13 @@ def task(request: HttpRequest, slug: str) -> HttpResponse:
     return _show_next(request, study, participant)
 
 
+def _safe_redirect(url: str) -> str:
+    """The completion URL only if it is a web address: it lands in a link and a meta refresh,
+    where a ``javascript:`` URL that slipped past form validation (an import, the API, the
+    shell) would run script on this site."""
+    return url if urlsplit(url).scheme in ("http", "https") else ""
+
+
 @require_http_methods(["GET", "HEAD"])
 def done(request: HttpRequest, slug: str) -> HttpResponse:
     study = get_object_or_404(Study, slug=slug)
@@ -266,7 +275,7 @@ def done(request: HttpRequest, slug: str) -> HttpResponse:
         {
             "study": study,
             "completion_code": study.completion_code,
-            "completion_redirect": study.completion_url,
+            "completion_redirect": _safe_redirect(study.completion_url),
         },
     )
 

@@ -157,7 +157,9 @@ async def request_completion(
     except httpx.TimeoutException as exc:
         raise RequestFailed("timeout", type(exc).__name__, retryable=True) from exc
     except httpx.TransportError as exc:
-        raise RequestFailed("connection_error", str(exc) or type(exc).__name__, retryable=True)
+        raise RequestFailed(
+            "connection_error", str(exc) or type(exc).__name__, retryable=True
+        ) from exc
     except httpx.RequestError as exc:
         raise RequestFailed("request_error", str(exc), retryable=False) from exc
     latency = time.perf_counter() - started

@@ -229,7 +229,7 @@ def _perception(result: dict[str, Any]) -> dict[str, Any]:
 def _data_dictionary() -> list[dict[str, Any]]:
     try:
         from ..dataset import COLUMN_DESCRIPTIONS
-    except Exception:  # noqa: BLE001 - outside a configured Django project the ORM import fails
+    except Exception:
         return []
     return [
         {"file": name, "columns": [{"name": c, "description": d} for c, d in columns.items()]}

@@ -78,7 +78,7 @@ def guess_format(source: Source) -> str:
             keys = set(json.loads(first))
         except (ValueError, TypeError):
             return "jsonl"
-        return "coconot" if _COCONOT_KEYS <= keys else "jsonl"
+        return "coconot" if keys >= _COCONOT_KEYS else "jsonl"
     if suffix in (".csv", ".tsv", ".txt"):
         header = {name.strip() for name in next(_csv.reader([first]), [])}
         if any(columns <= header for columns in _XSTEST_HEADERS):

@@ -15,15 +15,8 @@ from tests.annotation.conftest import build_study
 
 pytestmark = pytest.mark.django_db
 
-HOUSE_RATINGS = (
-    "study, participant, item, prompt, prompt_category, should_refuse, domain, language, model, "
-    "response, refusal_label, refused, refusal_score, refusal_style, model_orr, scale, value, seconds, "
-    "attention_check, excluded, exclusion_reason"
-).split(", ")
-HOUSE_COMPARISONS = (
-    "study, participant, item, prompt, model_a, model_b, response_a, response_b, shown_left, choice, "
-    "seconds, excluded, exclusion_reason"
-).split(", ")
+HOUSE_RATINGS = ["study", "participant", "item", "prompt", "prompt_category", "should_refuse", "domain", "language", "model", "response", "refusal_label", "refused", "refusal_score", "refusal_style", "model_orr", "scale", "value", "seconds", "attention_check", "excluded", "exclusion_reason"]
+HOUSE_COMPARISONS = ["study", "participant", "item", "prompt", "model_a", "model_b", "response_a", "response_b", "shown_left", "choice", "seconds", "excluded", "exclusion_reason"]
 
 
 @pytest.fixture
