@@ -101,6 +101,7 @@ def _fit_one(data: pd.DataFrame, formula: str, method: str) -> dict[str, Any]:
         fit = fit_lmm(data, formula, method=method)
     except ValueError as exc:
         return {"formula": formula, "method": method, "error": str(exc)}
+    _warn_model_level_se(fit, data)
     try:
         ordinal = fit_ordinal(data, formula)
         fit["ordinal"] = ordinal
@@ -109,6 +110,22 @@ def _fit_one(data: pd.DataFrame, formula: str, method: str) -> dict[str, Any]:
         fit["ordinal"] = {"error": str(exc)}
         fit["ordinal_disagreements"] = []
     return fit
+
+
+def _warn_model_level_se(fit: dict[str, Any], data: pd.DataFrame) -> None:
+    """(1|model) is there to keep model_orr's SE honest; with a handful of models it is often
+    estimated at zero, and then it protects nothing: say so beside the estimate."""
+    variance = (fit.get("random") or {}).get("model")
+    residual = fit.get("residual_variance") or 0.0
+    terms = {row["term"] for row in fit.get("fixed", [])}
+    if variance is None or "model_orr" not in terms or variance > 1e-6 * max(residual, 1e-12):
+        return
+    n_models = fit.get("n_groups", {}).get("model", data["model"].nunique() if "model" in data else 0)
+    fit.setdefault("warnings", []).append(
+        f"(1|model) was estimated at zero variance with {n_models} models, so the standard error "
+        "of model_orr is as anti-conservative as without it; with this few models, read its "
+        "p-value and CI as descriptive only."
+    )
 
 
 def responses_from_ratings(ratings: pd.DataFrame) -> pd.DataFrame | None:

@@ -136,3 +136,15 @@ def test_analyze_command_clear_error_on_bad_file(tmp_path):
         call_command("analyze", "--ratings", str(bad))
     with pytest.raises(CommandError, match="either"):
         call_command("analyze")
+
+
+def test_zero_model_variance_warns_about_model_orr_se():
+    from analysis.pipeline import _warn_model_level_se
+
+    fit = {"random": {"model": 0.0, "participant": 0.5}, "residual_variance": 1.0,
+           "fixed": [{"term": "model_orr"}], "n_groups": {"model": 3}, "warnings": []}
+    _warn_model_level_se(fit, pd.DataFrame())
+    assert "anti-conservative" in fit["warnings"][0] and "3 models" in fit["warnings"][0]
+    healthy = {"random": {"model": 0.2}, "residual_variance": 1.0, "fixed": [{"term": "model_orr"}], "warnings": []}
+    _warn_model_level_se(healthy, pd.DataFrame())
+    assert healthy["warnings"] == []
