@@ -83,6 +83,7 @@ def gunicorn(tmp_path: Path, *, workers: int = 2, env: dict[str, str] | None = N
         PARTICIPANT_ID_SECRET=settings.PARTICIPANT_ID_SECRET,
         DJANGO_ALLOWED_HOSTS="127.0.0.1",
         DJANGO_DATA_DIR=str(tmp_path),
+        DJANGO_STATIC_ROOT=str(tmp_path),
         DJANGO_RATELIMIT_EXEMPT_IPS="127.0.0.1",
         DJANGO_LOG_LEVEL="INFO",
         GUNICORN_BIND=f"127.0.0.1:{port}",
