@@ -84,8 +84,13 @@ def _queries(client, method, path, **kwargs) -> int:
     return len(ctx.captured_queries)
 
 
-def _measure(client, n_prompts: int) -> tuple[int, int]:
-    study = build_study(prompts=n_prompts, items_per_participant=3)
+def _measure(client, n_prompts: int, *, pairs: bool = False) -> tuple[int, int]:
+    # One item kind per measurement: a pair costs one query more to hand out (left/right
+    # balance) and one fewer to record (no scale values), so mixing kinds would compare apples
+    # with pears depending on which kind the seed hands out first.
+    study = build_study(prompts=n_prompts, items_per_participant=3, pairs=pairs)
+    if pairs:
+        study.items.filter(kind="single").delete()
     # Other participants' history should not change the count either.
     for i in range(3):
         other = {"HTTP_AUTHORIZATION": f"Bearer {join(client, study, external_id=f'o{i}').json()['token']}"}
@@ -104,6 +109,7 @@ def test_next_and_submit_query_counts_bounded_and_independent_of_study_size(clie
     small = _measure(client, 3)
     large = _measure(client, 40)
     assert small == large
+    assert _measure(client, 3, pairs=True) == _measure(client, 40, pairs=True)
     n_next, n_submit = large
     assert n_next <= 14, n_next
     assert n_submit <= 14, n_submit
