@@ -19,7 +19,7 @@ $(STAMP): requirements.lock pyproject.toml
 run: $(STAMP)
 	@mkdir -p var
 	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py demo
+	DJANGO_SITE_URL=$${DJANGO_SITE_URL:-http://$(HOST):$(PORT)} $(BIN)/python manage.py demo
 	$(BIN)/python manage.py ensure_admin
 	@echo "Serving on http://$(HOST):$(PORT)/  (annotator link and admin above; Ctrl-C stops)"
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)
