@@ -85,7 +85,8 @@ def test_guards_hold_under_gunicorn_across_workers(tmp_path):
     build_study(slug="limits")
     env = {
         "DJANGO_RATELIMIT_EXEMPT_IPS": "",
-        "DJANGO_RATELIMIT_PARTICIPANT": "4/60",
+        # A day-long window: a burst cannot straddle a window boundary (fixed windows).
+        "DJANGO_RATELIMIT_PARTICIPANT": "4/86400",
         "DJANGO_DATA_UPLOAD_MAX_MEMORY_SIZE": "4096",
     }
     cache.clear()  # counters live in the database cache, which outlives transactional tests
@@ -116,7 +117,10 @@ def test_guards_hold_under_gunicorn_across_workers(tmp_path):
 
 
 @pytest.fixture
-def tight_limits(settings):
+def tight_limits(settings, monkeypatch):
+    # Fixed windows: a burst that straddles a window boundary is counted in two windows, so
+    # the clock is pinned mid-window to keep these counts deterministic.
+    monkeypatch.setattr("annotation.ratelimit.time.time", lambda: 1_800_000_030.0)
     settings.RATELIMITS = {"login": "3/60", "participant": "3/60"}
     settings.RATELIMIT_EXEMPT_IPS = []
     settings.RATELIMIT_PROXY_COUNT = 0
