@@ -7,7 +7,6 @@ imported by the functions that need them.
 
 from __future__ import annotations
 
-import math
 import platform
 import time
 from collections.abc import Sequence
@@ -234,7 +233,3 @@ def run_analysis(
         "seconds": round(time.perf_counter() - started, 3),
     }
     return to_jsonable(result)
-
-
-def isfinite(value: Any) -> bool:
-    return isinstance(value, (int, float)) and math.isfinite(value)

@@ -226,6 +226,3 @@ class ScaleAdmin(admin.ModelAdmin):
     list_select_related = ["study"]
     search_fields = ["key", "question"]
 
-
-def admin_study_url(study: Study) -> str:
-    return reverse("admin:studies_study_change", args=[study.pk])

@@ -80,14 +80,6 @@ def scale_create(*, study: Study, fields: Mapping[str, Any]) -> Scale:
     return scale
 
 
-def study_set_status(*, study: Study, status: str) -> Study:
-    if status not in Study.Status.values:
-        raise ValueError(f"unknown status {status!r}")
-    study.status = status
-    study.save(update_fields=["status", "updated_at"])
-    return study
-
-
 def studies_set_status(*, studies: Iterable[Study], status: str) -> int:
     if status not in Study.Status.values:
         raise ValueError(f"unknown status {status!r}")
