@@ -17,7 +17,7 @@ from rest_framework.views import APIView
 
 from studies.models import Study
 
-from . import errors, selectors, services
+from . import errors, selectors, services, sql
 from .identity import external_id_hash, participant_id_from_token, participant_token
 from .models import Participant
 
@@ -46,12 +46,11 @@ class ParticipantTokenAuthentication(BaseAuthentication):
         participant_id = participant_id_from_token(parts[1].decode("latin-1"))
         if participant_id is None:
             raise AuthenticationFailed("Invalid participant token.")
-        try:
-            # The study comes along: every participant endpoint needs it (completion code,
-            # task view), and .get() spares the default ordering's join that .first() adds.
-            participant = Participant.objects.select_related("study").get(pk=participant_id)
-        except Participant.DoesNotExist:
-            raise AuthenticationFailed("Invalid participant token.") from None
+        # Runs on every participant request: one short statement (id, study, status); the
+        # services read what else they need under their locks.
+        participant = sql.participant_brief(participant_id)
+        if participant is None:
+            raise AuthenticationFailed("Invalid participant token.")
         return ParticipantPrincipal(participant), None
 
     def authenticate_header(self, request: Request) -> str:
@@ -122,7 +121,7 @@ class NextItemApi(ParticipantApi):
             claim = services.assignment_claim_next(participant=participant)
         except errors.AnnotationError as exc:
             return _error(exc)
-        study = participant.study
+        study = claim.study
         if claim.done:
             code = study.completion_code if participant.status == Participant.Status.COMPLETED else ""
             return Response(

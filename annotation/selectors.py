@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from studies.models import Scale, Study, StudyItem
+from studies.models import Prompt, Scale, Study, StudyItem
 
+from . import sql
 from .models import Assignment, Participant
 from .services import scales_for
 
@@ -33,19 +34,6 @@ class TaskView:
     prompt_media: dict[str, str] = field(default_factory=dict)
 
 
-# Only what is shown: never the model, labels or collection metadata of a response.
-TASK_ITEM_FIELDS = (
-    "kind",
-    "attention_text",
-    "prompt__text",
-    "prompt__image",
-    "prompt__audio",
-    "response__text",
-    "pair__response_a__text",
-    "pair__response_b__text",
-)
-
-
 def study_for_entry(*, slug: str) -> Study | None:
     return Study.objects.filter(slug=slug).first()
 
@@ -57,33 +45,25 @@ def participant_in_study(*, study: Study, participant_id: int | None) -> Partici
 
 
 def task_view(*, assignment: Assignment, answered_regular: int, study: Study) -> TaskView:
-    item = (
-        StudyItem.objects.select_related("prompt", "response", "pair__response_a", "pair__response_b")
-        .only(*TASK_ITEM_FIELDS)
-        .get(pk=assignment.item_id)
-    )
-    prompt = item.prompt
+    item = sql.item_content(assignment.item_id)
     if item.kind == StudyItem.Kind.PAIR:
-        a, b = item.pair.response_a, item.pair.response_b
+        a, b = item.response_a_text, item.response_b_text
         left, right = (a, b) if assignment.left_is_a else (b, a)
-        responses = [
-            ShownResponse("left", "Response A", left.text),
-            ShownResponse("right", "Response B", right.text),
-        ]
+        responses = [ShownResponse("left", "Response A", left), ShownResponse("right", "Response B", right)]
     elif item.kind == StudyItem.Kind.SINGLE:
-        responses = [ShownResponse("single", "Response", item.response.text)]
+        responses = [ShownResponse("single", "Response", item.response_text)]
     else:
         responses = [ShownResponse("single", "Response", item.attention_text)]
     media = {}
-    if prompt is not None and prompt.image:
-        media["image"] = prompt.image.url
-    if prompt is not None and prompt.audio:
-        media["audio"] = prompt.audio.url
+    if item.prompt_image:
+        media["image"] = Prompt._meta.get_field("image").storage.url(item.prompt_image)
+    if item.prompt_audio:
+        media["audio"] = Prompt._meta.get_field("audio").storage.url(item.prompt_audio)
     is_attention = item.kind == StudyItem.Kind.ATTENTION
     return TaskView(
         assignment_id=assignment.pk,
         kind=item.kind,
-        prompt_text=prompt.text if prompt is not None else "Attention check",
+        prompt_text=item.prompt_text if item.prompt_text is not None else "Attention check",
         responses=responses,
         scales=scales_for(study_id=study.pk, kind=item.kind),
         position=min(answered_regular + (0 if is_attention else 1), study.items_per_participant),

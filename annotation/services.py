@@ -8,44 +8,34 @@ SQLite every write transaction is ``BEGIN IMMEDIATE``, see settings), so two cla
 never read the same free slot. Submissions lock only their assignment row, so they run in
 parallel with each other; an expired reservation is reclaimed under the study lock, and a
 submit for it waits for that lock on the assignment row and then sees it expired.
+
+Quota: each item keeps a count of its answered and reserved assignments (``StudyItem.taken``).
+Only the functions here change it, and only under the study lock, in the same transaction as
+the assignments they change, so the count cannot run ahead of or behind the assignments.
 """
 
 from __future__ import annotations
 
 import random
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Count, F, OuterRef, Q, Subquery
+from django.db.models import Count, F, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from studies.models import Scale, Study, StudyItem
 
-from . import errors
+from . import errors, sql
 from .identity import new_pseudonym
 from .models import Assignment, Participant, Rating, RatingValue
 
 TAKEN = (Assignment.Status.ANSWERED, Assignment.Status.RESERVED)
 CHOICES = {"left", "right", "tie"}
-# What a submit reads of the assignment it locks and of its item, study and participant.
-SUBMIT_FIELDS = (
-    "participant_id",
-    "item_id",
-    "status",
-    "reserved_at",
-    "left_is_a",
-    "item__kind",
-    "item__study_id",
-    "item__expected_values",
-    "item__study__status",
-    "item__study__items_per_participant",
-    "participant__status",
-)
 # What a claim reads of the study it locks (not the consent and instruction texts).
 CLAIM_STUDY_FIELDS = (
     "status",
@@ -55,6 +45,7 @@ CLAIM_STUDY_FIELDS = (
     "attention_check_interval",
     "one_response_per_prompt",
     "random_seed",
+    "completion_code",
 )
 
 
@@ -119,96 +110,132 @@ def consent_decline(*, study: Study) -> None:
 def participant_return(*, participant: Participant) -> None:
     """The participant leaves early: release the held slot so someone else can take it."""
     with transaction.atomic():
-        Assignment.objects.filter(participant=participant, status=Assignment.Status.RESERVED).update(
-            status=Assignment.Status.RELEASED
+        # Items' taken counters change only under the study lock (see assignment_claim_next).
+        _lock_study(participant.study_id, fields=("status",))
+        released = list(
+            Assignment.objects.filter(participant=participant, status=Assignment.Status.RESERVED)
+            .order_by()
+            .values_list("pk", "item_id")
         )
+        if released:
+            Assignment.objects.filter(pk__in=[pk for pk, _ in released]).update(
+                status=Assignment.Status.RELEASED
+            )
+            _items_untake(Counter(item_id for _, item_id in released))
         Participant.objects.filter(pk=participant.pk).exclude(
             status=Participant.Status.COMPLETED
         ).update(status=Participant.Status.RETURNED)
     participant.refresh_from_db(fields=["status"])
 
 
-# --- claim -------------------------------------------------------------------------------
+def participants_delete(*, participants: QuerySet[Participant]) -> int:
+    """Delete participants with everything they gave, and free the slots they held.
+
+    The admin deletes through here: a cascade alone would leave the items' taken counters
+    counting assignments that no longer exist, and those items would never be handed out again.
+    """
+    with transaction.atomic():
+        study_ids = sorted(set(participants.order_by().values_list("study_id", flat=True)))
+        for study_id in study_ids:  # in id order, so two deletions cannot deadlock
+            _lock_study(study_id, fields=("status",))
+        item_ids = set(
+            Assignment.objects.filter(participant__in=participants).order_by().values_list("item_id", flat=True)
+        )
+        deleted, _ = participants.delete()
+        items_recount(item_ids=item_ids)
+    return deleted
+
+
+def items_recount(*, item_ids: Iterable[int] | None = None, study_id: int | None = None) -> int:
+    """Set items' taken counters from their assignments: the repair for anything that changed
+    assignments without the services. Call it under the study lock while the study runs."""
+    items = StudyItem.objects.all()
+    if item_ids is not None:
+        items = items.filter(pk__in=list(item_ids))
+    if study_id is not None:
+        items = items.filter(study_id=study_id)
+    taken = (
+        Assignment.objects.filter(item_id=OuterRef("pk"), status__in=TAKEN)
+        .order_by()
+        .values("item_id")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return items.update(taken=Coalesce(Subquery(taken), 0))
+
+
+def _lock_study(study_id: int, *, fields: tuple[str, ...]) -> Study:
+    return sql.study_lock(study_id, fields)
+
+
+def _items_untake(released: Counter[int]) -> None:
+    """Give back slots: ``released`` counts, per item id, assignments that stopped being taken."""
+    by_amount: dict[int, list[int]] = {}
+    for item_id, n in released.items():
+        by_amount.setdefault(n, []).append(item_id)
+    for n, item_ids in by_amount.items():
+        StudyItem.objects.filter(pk__in=item_ids).update(taken=F("taken") - n)
 
 
 def _reclaim_expired(*, study: Study, now: datetime) -> int:
-    # Runs on every claim, so the common case (nothing expired) is one indexed query; the
-    # empty order_by() keeps the models' default ordering from adding joins and sorts.
-    expired = list(
-        Assignment.objects.filter(
-            item__study=study, status=Assignment.Status.RESERVED, expires_at__lt=now
-        )
-        .order_by()
-        .values_list("pk", "participant_id")
-    )
+    # Runs on every claim, so the common case (nothing expired) is one indexed query. The
+    # rows are locked: a submit racing for one of them either got its row lock first and
+    # answered it (then it no longer matches here) or finds it expired afterwards, so exactly
+    # the rows read here change and their slots are given back exactly once.
+    expired = sql.expired_reservations_lock(study.pk, now)
     if not expired:
         return 0
-    # Under the study lock nobody else can reclaim these; a submit racing for one of them
-    # holds its row lock, so the status check keeps an answer that got in first.
-    n = Assignment.objects.filter(
-        pk__in=[pk for pk, _ in expired], status=Assignment.Status.RESERVED
-    ).update(status=Assignment.Status.EXPIRED)
+    Assignment.objects.filter(pk__in=[pk for pk, _, _ in expired]).update(status=Assignment.Status.EXPIRED)
+    _items_untake(Counter(item_id for _, item_id, _ in expired))
     Participant.objects.filter(
-        pk__in={participant_id for _, participant_id in expired}, status=Participant.Status.ACTIVE
+        pk__in={participant_id for _, _, participant_id in expired}, status=Participant.Status.ACTIVE
     ).update(status=Participant.Status.TIMED_OUT)
-    return n
+    return len(expired)
 
 
 def _choose_left(*, item_id: int, rng: random.Random) -> bool:
-    shown = Assignment.objects.filter(item_id=item_id, status__in=TAKEN).aggregate(
-        a_left=Count("pk", filter=Q(left_is_a=True)), b_left=Count("pk", filter=Q(left_is_a=False))
-    )
-    if shown["a_left"] != shown["b_left"]:
-        return shown["a_left"] < shown["b_left"]
+    """Put response A on the left for the side shown less often so far; a coin on ties."""
+    a_left, b_left = sql.pair_sides_shown(item_id)
+    if a_left != b_left:
+        return a_left < b_left
     return rng.random() < 0.5
 
 
 def _next_attention_item(
     *, study: Study, seen_items: set[int], answered_regular: int, attention_handed: int
-) -> StudyItem | None:
+) -> tuple[int, str] | None:
     interval = study.attention_check_interval
     if not interval or answered_regular == 0 or answered_regular % interval:
         return None
     if answered_regular >= study.items_per_participant or attention_handed >= answered_regular // interval:
         return None
-    return (
-        StudyItem.objects.filter(study=study, kind=StudyItem.Kind.ATTENTION)
-        .exclude(pk__in=seen_items)
-        .order_by("pk")
-        .first()
-    )
+    return sql.next_attention_item(study.pk, seen_items)
 
 
 def _next_regular_item(
     *, study: Study, seen_items: set[int], seen_prompts: set[int], rng: random.Random
 ) -> tuple[int, str] | None:
-    """``(item id, kind)`` of the chosen item. This query runs under the study lock on every
-    claim, so it fetches only what the choice needs and leaves sorting to Python (the
-    database would sort every candidate; Python sorts only the ties)."""
-    candidates = (
-        StudyItem.objects.filter(study=study)
-        .exclude(kind=StudyItem.Kind.ATTENTION)
-        .exclude(pk__in=seen_items)
-    )
-    if study.one_response_per_prompt and seen_prompts:
-        candidates = candidates.exclude(prompt_id__in=seen_prompts)
-    rows = list(
-        candidates.annotate(taken=Count("assignments", filter=Q(assignments__status__in=TAKEN)))
-        .filter(taken__lt=study.ratings_per_item)
-        .order_by()
-        .values_list("pk", "taken", "kind")
-    )
-    if not rows:
+    """``(item id, kind)`` drawn uniformly among the items with the fewest taken slots.
+
+    The database does the counting: one statement finds the lowest level and how many
+    candidates share it, a second fetches the one drawn, so a claim never reads the whole study.
+    """
+    if not study.one_response_per_prompt:
+        seen_prompts = set()
+    level = sql.fewest_taken(study.pk, study.ratings_per_item, seen_items, seen_prompts)
+    if level is None:
         return None
-    fewest = min(taken for _pk, taken, _kind in rows)
-    item_id, kind = rng.choice(sorted((pk, kind) for pk, taken, kind in rows if taken == fewest))
-    return item_id, kind
+    fewest, ties = level
+    return sql.candidate_at(
+        study.pk, study.ratings_per_item, seen_items, seen_prompts, fewest, rng.randrange(ties)
+    )
 
 
 @dataclass(frozen=True)
 class ClaimResult:
     assignment: Assignment | None
     answered_regular: int
+    study: Study  # as read under the lock: status, quota, items per participant, completion code
 
     @property
     def done(self) -> bool:
@@ -225,104 +252,73 @@ def assignment_claim_next(*, participant: Participant, now: datetime | None = No
     """
     now = now or timezone.now()
     with transaction.atomic():
-        # NO KEY UPDATE: blocks other claims of this study but not inserts that merely
-        # reference the study row (new participants), which FOR UPDATE would also block.
-        # Everything from here to the commit is serialised per study, so each query below
-        # fetches only the columns it needs.
-        study = (
-            Study.objects.select_for_update(no_key=True)
-            .only(*CLAIM_STUDY_FIELDS)
-            .get(pk=participant.study_id)
-        )
-        fresh_status = Participant.objects.filter(pk=participant.pk).values_list("status", flat=True).get()
+        # Everything from here to the commit is serialised per study.
+        study = _lock_study(participant.study_id, fields=CLAIM_STUDY_FIELDS)
+        fresh_status, history = sql.participant_history(participant.pk)
+        if fresh_status is None:
+            raise errors.ParticipantInactive("This participant no longer exists.")
         participant.status = fresh_status
-        if fresh_status in (Participant.Status.COMPLETED, Participant.Status.RETURNED):
-            return ClaimResult(None, _answered_regular(participant))
-        lease = timedelta(minutes=study.lease_minutes)
-
-        history = list(
-            Assignment.objects.filter(participant=participant)
-            .order_by()
-            .values_list("pk", "item_id", "item__prompt_id", "item__kind", "status", "order")
-        )
         answered_regular = sum(
-            1 for *_, kind, status, _o in history
-            if status == Assignment.Status.ANSWERED and kind != StudyItem.Kind.ATTENTION
+            1 for h in history if h.status == Assignment.Status.ANSWERED and h.kind != StudyItem.Kind.ATTENTION
         )
-        open_ids = [pk for pk, *_, status, _o in history if status == Assignment.Status.RESERVED]
-        if open_ids:
-            Assignment.objects.filter(pk=open_ids[0]).update(expires_at=now + lease)
-            _touch(participant, now, reactivate=fresh_status == Participant.Status.TIMED_OUT)
-            return ClaimResult(Assignment.objects.get(pk=open_ids[0]), answered_regular)
+        if fresh_status in (Participant.Status.COMPLETED, Participant.Status.RETURNED):
+            return ClaimResult(None, answered_regular, study)
+        lease = timedelta(minutes=study.lease_minutes)
+        reactivate = fresh_status == Participant.Status.TIMED_OUT
+
+        open_rows = [h for h in history if h.status == Assignment.Status.RESERVED]
+        if open_rows:
+            held = open_rows[0]
+            sql.assignment_extend(held.assignment_id, now + lease)
+            _seen(participant, now, reactivate=reactivate)
+            assignment = sql.loaded(
+                Assignment,
+                ("id", "participant_id", "item_id", "order", "status", "expires_at", "left_is_a"),
+                (held.assignment_id, participant.pk, held.item_id, held.order, held.status, now + lease,
+                 held.left_is_a),
+            )
+            return ClaimResult(assignment, answered_regular, study)
         if not study.is_open:
             raise errors.StudyNotOpen("This study is not accepting answers any more.")
         if answered_regular >= study.items_per_participant:
             _complete(participant, now)
-            return ClaimResult(None, answered_regular)
+            return ClaimResult(None, answered_regular, study)
 
         _reclaim_expired(study=study, now=now)
-        seen_items = {item_id for _pk, item_id, *_ in history}
-        seen_prompts = {prompt_id for _pk, _i, prompt_id, *_ in history if prompt_id is not None}
-        kinds = Counter(kind for *_, kind, _s, _o in history)
-        next_order = max((order for *_, order in history), default=-1) + 1
+        seen_items = {h.item_id for h in history}
+        seen_prompts = {h.prompt_id for h in history if h.prompt_id is not None}
+        next_order = max((h.order for h in history), default=-1) + 1
         rng = random.Random(f"{study.random_seed}:{participant.pk}:{next_order}")
 
-        attention = _next_attention_item(
+        chosen = _next_attention_item(
             study=study,
             seen_items=seen_items,
             answered_regular=answered_regular,
-            attention_handed=kinds[StudyItem.Kind.ATTENTION],
-        )
-        chosen = (
-            (attention.pk, attention.kind)
-            if attention is not None
-            else _next_regular_item(study=study, seen_items=seen_items, seen_prompts=seen_prompts, rng=rng)
-        )
+            attention_handed=sum(1 for h in history if h.kind == StudyItem.Kind.ATTENTION),
+        ) or _next_regular_item(study=study, seen_items=seen_items, seen_prompts=seen_prompts, rng=rng)
         if chosen is None:
             # Every item this participant may see is at quota: they are done early, and are
             # still owed their completion code.
             _complete(participant, now)
-            return ClaimResult(None, answered_regular)
+            return ClaimResult(None, answered_regular, study)
         item_id, kind = chosen
-        assignment = Assignment.objects.create(
-            participant=participant,
+        assignment = sql.assignment_insert(
+            participant_id=participant.pk,
             item_id=item_id,
             order=next_order,
-            reserved_at=now,
+            now=now,
             expires_at=now + lease,
             left_is_a=_choose_left(item_id=item_id, rng=rng) if kind == StudyItem.Kind.PAIR else None,
         )
-        _touch(participant, now, reactivate=fresh_status == Participant.Status.TIMED_OUT)
-        return ClaimResult(assignment, answered_regular)
+        sql.item_take(item_id)
+        _seen(participant, now, reactivate=reactivate)
+        return ClaimResult(assignment, answered_regular, study)
 
 
-def _answered_regular(participant: Participant) -> int:
-    return (
-        Assignment.objects.filter(participant=participant, status=Assignment.Status.ANSWERED)
-        .exclude(item__kind=StudyItem.Kind.ATTENTION)
-        .count()
-    )
-
-
-def _answered_regular_of_owner() -> Coalesce:
-    """Regular items the assignment's participant has answered, as a subquery annotation."""
-    answered = (
-        Assignment.objects.filter(participant_id=OuterRef("participant_id"), status=Assignment.Status.ANSWERED)
-        .exclude(item__kind=StudyItem.Kind.ATTENTION)
-        .order_by()
-        .values("participant_id")
-        .annotate(n=Count("pk"))
-        .values("n")
-    )
-    return Coalesce(Subquery(answered), 0)
-
-
-def _touch(participant: Participant, now: datetime, *, reactivate: bool) -> None:
-    updates: dict[str, Any] = {"last_seen_at": now}
+def _seen(participant: Participant, now: datetime, *, reactivate: bool) -> None:
     if reactivate:
-        updates["status"] = Participant.Status.ACTIVE
         participant.status = Participant.Status.ACTIVE
-    Participant.objects.filter(pk=participant.pk).update(**updates)
+    sql.participant_seen(participant.pk, now, status=participant.status if reactivate else None)
 
 
 def _complete(participant: Participant, now: datetime) -> None:
@@ -337,7 +333,7 @@ def _complete(participant: Participant, now: datetime) -> None:
 
 def scales_for(*, study_id: int, kind: str) -> list[Scale]:
     applies = [Scale.AppliesTo.BOTH, Scale.AppliesTo.PAIR if kind == StudyItem.Kind.PAIR else Scale.AppliesTo.SINGLE]
-    return list(Scale.objects.filter(study_id=study_id, applies_to__in=applies).order_by("order", "pk"))
+    return sql.scales(study_id, [str(a) for a in applies])
 
 
 def _clean_values(values: Any, scales: list[Scale]) -> dict[str, int]:
@@ -411,68 +407,52 @@ def rating_submit(
     if not 0 < assignment_id < 2**63:  # beyond any id; some drivers cannot even send it
         raise errors.AssignmentNotFound("No such assignment.")
     with transaction.atomic():
-        try:
-            assignment = (
-                Assignment.objects.select_for_update(of=("self",))
-                .select_related("item__study", "participant")
-                .only(*SUBMIT_FIELDS)
-                .annotate(answered_before=_answered_regular_of_owner())
-                .get(pk=assignment_id)
-            )
-        except Assignment.DoesNotExist:
-            raise errors.AssignmentNotFound("No such assignment.") from None
-        if assignment.participant_id != participant.pk:
+        target = sql.assignment_lock_for_submit(assignment_id)
+        if target is None:
+            raise errors.AssignmentNotFound("No such assignment.")
+        if target.participant_id != participant.pk:
             raise errors.NotYourAssignment("This assignment belongs to someone else.")
-        item = assignment.item
-        scales = scales_for(study_id=item.study_id, kind=item.kind)
+        scales = scales_for(study_id=target.study_id, kind=target.kind)
         clean = _clean_values(values, scales)
-        clean_choice = _clean_choice(choice, kind=item.kind, left_is_a=assignment.left_is_a)
+        clean_choice = _clean_choice(choice, kind=target.kind, left_is_a=target.left_is_a)
 
-        if assignment.status == Assignment.Status.ANSWERED:
-            rating = Rating.objects.get(assignment=assignment)
+        if target.status == Assignment.Status.ANSWERED:
+            rating = Rating.objects.get(assignment_id=target.id)
             stored = dict(
                 RatingValue.objects.filter(rating=rating).values_list("scale__key", "value")
             )
             if stored == clean and rating.choice == clean_choice:
-                return SubmitResult(rating, False, assignment.participant.status == Participant.Status.COMPLETED)
+                return SubmitResult(rating, False, target.participant_status == Participant.Status.COMPLETED)
             raise errors.ConflictingAnswer("This item was already answered differently.")
-        if not item.study.is_open:
+        if target.study_status != Study.Status.RECRUITING:
             raise errors.StudyNotOpen("This study is not accepting answers any more.")
-        if assignment.status != Assignment.Status.RESERVED:
+        if target.status != Assignment.Status.RESERVED:
             raise errors.ConflictingAnswer("This item's reservation has expired; load the next item.")
-        if assignment.participant.status in (Participant.Status.COMPLETED, Participant.Status.RETURNED):
+        if target.participant_status in (Participant.Status.COMPLETED, Participant.Status.RETURNED):
             raise errors.ParticipantInactive("You have already finished or left this study.")
 
         passed = None
-        if item.kind == StudyItem.Kind.ATTENTION:
-            passed = all(clean.get(k) == v for k, v in (item.expected_values or {}).items())
-        rating = Rating.objects.create(
-            assignment=assignment,
-            participant_id=participant.pk,
-            item=item,
+        if target.kind == StudyItem.Kind.ATTENTION:
+            passed = all(clean.get(k) == v for k, v in target.expected_values.items())
+        rating = sql.rating_insert(
+            target=target,
             choice=clean_choice,
-            seconds=max(0.0, (now - assignment.reserved_at).total_seconds()),
+            seconds=max(0.0, (now - target.reserved_at).total_seconds()),
             attention_passed=passed,
+            now=now,
+            values=[(s, clean[s.key]) for s in scales],
         )
-        RatingValue.objects.bulk_create(
-            RatingValue(rating=rating, scale=s, value=clean[s.key], scale_min=s.min_value, scale_max=s.max_value)
-            for s in scales
-        )
-        Assignment.objects.filter(pk=assignment.pk).update(
-            status=Assignment.Status.ANSWERED, answered_at=now
-        )
-        updates: dict[str, Any] = {"last_seen_at": now, "status": Participant.Status.ACTIVE}
-        if passed is False:
-            updates["attention_failures"] = F("attention_failures") + 1
-        # Counted before this answer, in the locking query: while this reservation is open
-        # the participant can hold no other (a database constraint), so nothing else of
+        sql.assignment_answered(target.id, now)
+        # Counted before this answer, in the locking statement: while this reservation is
+        # open the participant can hold no other (a database constraint), so nothing else of
         # theirs can be answered in between.
         completed = (
-            item.kind != StudyItem.Kind.ATTENTION
-            and assignment.answered_before + 1 >= item.study.items_per_participant
+            target.kind != StudyItem.Kind.ATTENTION
+            and target.answered_before + 1 >= target.items_per_participant
         )
-        if completed:
-            updates.update(status=Participant.Status.COMPLETED, completed_at=now)
-        Participant.objects.filter(pk=participant.pk).update(**updates)
-        participant.status = updates["status"]
+        status = Participant.Status.COMPLETED if completed else Participant.Status.ACTIVE
+        sql.participant_answered(
+            participant.pk, now, status=status, completed=completed, attention_failed=passed is False
+        )
+        participant.status = status
     return SubmitResult(rating, True, completed)

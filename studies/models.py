@@ -286,6 +286,10 @@ class StudyItem(models.Model):
     expected_values = models.JSONField(
         default=dict, blank=True, help_text='Attention checks: expected answers, e.g. {"helpfulness": 2}.'
     )
+    # Answered plus reserved assignments. Only annotation.services changes it, always under
+    # the study's row lock, so a claim can pick the least-rated item without counting every
+    # item's assignments (which made each claim read the whole study).
+    taken = models.PositiveIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -308,7 +312,7 @@ class StudyItem(models.Model):
                 fields=["study", "pair"], condition=Q(kind="pair"), name="studyitem_unique_pair"
             ),
         ]
-        indexes = [models.Index(fields=["study", "kind"])]
+        indexes = [models.Index(fields=["study", "kind"]), models.Index(fields=["study", "taken"])]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} #{self.pk}"
