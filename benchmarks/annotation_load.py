@@ -68,7 +68,8 @@ class ThrowawayPostgres:
     but with the server's default durability (fsync, synchronous commit): the figures should
     be those of a real deployment, not of the test suite's unsafe-but-fast cluster."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, statement_stats: bool = False) -> None:
+        self.statement_stats = statement_stats
         self.dir = Path(tempfile.mkdtemp(prefix="rpl-bench-pg."))
         self.port = _free_port()
         self.url = f"postgres://rpl@127.0.0.1:{self.port}/rpl"
@@ -88,10 +89,30 @@ class ThrowawayPostgres:
                   "--locale=C.UTF-8")
         options = (f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 "
                    "-c max_connections=300 -c shared_buffers=256MB")
+        if self.statement_stats:
+            options += " -c shared_preload_libraries=pg_stat_statements"
         self._run(str(PG_BIN / "pg_ctl"), "-D", data, "-l", str(self.dir / "server.log"), "-w",
                   "-o", options, "start")
         self._run(str(PG_BIN / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "rpl", "rpl")
+        if self.statement_stats:
+            self.sql("CREATE EXTENSION pg_stat_statements")
         return self
+
+    def sql(self, statement: str) -> list[tuple]:
+        import psycopg
+
+        with psycopg.connect(self.url, autocommit=True) as conn, conn.cursor() as cursor:
+            cursor.execute(statement)
+            return cursor.fetchall() if cursor.description else []
+
+    def top_statements(self, n: int) -> list[dict]:
+        """The statements that cost the server most since the last reset (pg_stat_statements)."""
+        rows = self.sql(
+            "SELECT calls, total_exec_time + total_plan_time, rows, query FROM pg_stat_statements "
+            f"WHERE query NOT LIKE '%pg_stat_statements%' ORDER BY 2 DESC LIMIT {int(n)}"
+        )
+        return [{"calls": c, "ms": ms, "ms_per_call": ms / c, "rows": r, "query": " ".join(q.split())}
+                for c, ms, r, q in rows]
 
     def postmaster_pid(self) -> int:
         return int((self.dir / "data" / "postmaster.pid").read_text().split()[0])
@@ -322,7 +343,8 @@ def summarise(stats: Stats, seconds: float, kinds: tuple[str, ...]) -> dict:
 
 
 def bench_one(db: str, args: argparse.Namespace) -> dict:
-    holder = ThrowawayPostgres() if db == "postgres" else ThrowawaySqlite()
+    holder = (ThrowawayPostgres(statement_stats=bool(args.pg_statements)) if db == "postgres"
+              else ThrowawaySqlite())
     with holder as database, tempfile.TemporaryDirectory(prefix="rpl-bench-data.") as data_dir:
         env = app_env(database.url, data_dir, conn_max_age=args.conn_max_age)
         t0 = time.perf_counter()
@@ -352,10 +374,17 @@ def bench_one(db: str, args: argparse.Namespace) -> dict:
             # One more than the items and attention checks a participant can get, so a
             # participant stuck in a loop shows up as not completed instead of hanging.
             max_steps = args.items_per_participant * 2 + 2
+            if db == "postgres" and args.pg_statements:
+                database.sql("SELECT pg_stat_statements_reset()")
             before = cpu()
             session, session_s = asyncio.run(run_participants(app.url, args.participants, max_steps))
             session_cpu = {k: v - before[k] for k, v in cpu().items()}
             print(f"[{db}] sessions: {len(session.submitted)} ratings in {session_s:.1f}s", flush=True)
+            if db == "postgres" and args.pg_statements:
+                print(f"[{db}] top statements of the sessions by server time:")
+                for st in database.top_statements(args.pg_statements):
+                    print(f"  {st['calls']:>6} calls {st['ms']:>8.0f} ms {1000 * st['ms_per_call']:>6.0f} µs/call "
+                          f"{st['rows']:>7} rows  {st['query'][:160]}")
         results_file = Path(data_dir) / "submitted.json"
         results_file.write_text(json.dumps(session.submitted))
         invariants = django_step("_check", env, str(results_file))
@@ -435,6 +464,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="/healthz requests per concurrent client for the ceiling")
     parser.add_argument("--conn-max-age", type=int, default=600,
                         help="DJANGO_CONN_MAX_AGE for the app (persistent connections)")
+    parser.add_argument("--pg-statements", type=int, default=0, metavar="N",
+                        help="PostgreSQL: also print the N statements that cost the server most")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args(argv)
 
