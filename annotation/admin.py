@@ -1,7 +1,10 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
 
+from . import services
 from .models import Assignment, Participant, Rating, RatingValue
 
 
@@ -23,13 +26,36 @@ class ParticipantAdmin(admin.ModelAdmin):
     readonly_fields = ["external_id_hash", "created_at", "last_seen_at"]
     inlines = [AssignmentInline]
 
+    # Deleting someone (a bot, a withdrawal) frees the slots they held; a plain cascade would
+    # leave the items' taken counters counting assignments that no longer exist.
+    def delete_model(self, request: HttpRequest, obj: Participant) -> None:
+        services.participants_delete(participants=Participant.objects.filter(pk=obj.pk))
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Participant]) -> None:
+        services.participants_delete(participants=queryset)
+
 
 @admin.register(Assignment)
 class AssignmentAdmin(admin.ModelAdmin):
+    """Assignments are handed out and recorded by the annotation services, which keep each
+    item's count of taken slots with them: here they can be looked at and deleted (which gives
+    the slot back), never edited."""
+
     list_display = ["id", "participant", "item", "order", "status", "reserved_at", "answered_at", "left_is_a"]
     list_filter = ["status", "participant__study"]
     list_select_related = ["participant", "item"]
-    raw_id_fields = ["participant", "item"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Assignment | None = None) -> bool:
+        return False
+
+    def delete_model(self, request: HttpRequest, obj: Assignment) -> None:
+        services.assignments_delete(assignments=Assignment.objects.filter(pk=obj.pk))
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Assignment]) -> None:
+        services.assignments_delete(assignments=queryset)
 
 
 class RatingValueInline(admin.TabularInline):

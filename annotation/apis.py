@@ -11,6 +11,7 @@ from rest_framework import serializers, status
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.permissions import BasePermission
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -69,6 +70,7 @@ def _error(exc: errors.AnnotationError) -> Response:
 class ParticipantCreateApi(APIView):
     authentication_classes: list = []
     permission_classes: list = []
+    renderer_classes = [JSONRenderer]  # participants and survey tools, not people browsing an API
 
     class InputSerializer(serializers.Serializer):
         external_id = serializers.CharField(max_length=128, required=False, allow_blank=True, default="")
@@ -108,6 +110,7 @@ class ParticipantCreateApi(APIView):
 class ParticipantApi(APIView):
     authentication_classes = [ParticipantTokenAuthentication]
     permission_classes = [IsParticipant]
+    renderer_classes = [JSONRenderer]
 
     @property
     def participant(self) -> Participant:

@@ -8,7 +8,6 @@ from studies.models import Prompt, Scale, Study, StudyItem
 
 from . import sql
 from .models import Assignment, Participant
-from .services import scales_for
 
 
 @dataclass(frozen=True)
@@ -65,7 +64,7 @@ def task_view(*, assignment: Assignment, answered_regular: int, study: Study) ->
         kind=item.kind,
         prompt_text=item.prompt_text if item.prompt_text is not None else "Attention check",
         responses=responses,
-        scales=scales_for(study_id=study.pk, kind=item.kind),
+        scales=item.scales,
         position=min(answered_regular + (0 if is_attention else 1), study.items_per_participant),
         total=study.items_per_participant,
         is_attention=is_attention,

@@ -28,7 +28,7 @@ from django.db.models import Count, F, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from studies.models import Scale, Study, StudyItem
+from studies.models import Scale, Study, StudyItem, shuffle_key_draw
 
 from . import errors, sql
 from .identity import new_pseudonym
@@ -134,14 +134,21 @@ def participants_delete(*, participants: QuerySet[Participant]) -> int:
     The admin deletes through here: a cascade alone would leave the items' taken counters
     counting assignments that no longer exist, and those items would never be handed out again.
     """
+    return _delete_and_recount(participants, Assignment.objects.filter(participant__in=participants))
+
+
+def assignments_delete(*, assignments: QuerySet[Assignment]) -> int:
+    """Delete assignments (and their ratings) and give their items' slots back."""
+    return _delete_and_recount(assignments, assignments)
+
+
+def _delete_and_recount(doomed: QuerySet, assignments: QuerySet[Assignment]) -> int:
     with transaction.atomic():
-        study_ids = sorted(set(participants.order_by().values_list("study_id", flat=True)))
+        study_ids = sorted(set(assignments.order_by().values_list("item__study_id", flat=True)))
         for study_id in study_ids:  # in id order, so two deletions cannot deadlock
             _lock_study(study_id, fields=("status",))
-        item_ids = set(
-            Assignment.objects.filter(participant__in=participants).order_by().values_list("item_id", flat=True)
-        )
-        deleted, _ = participants.delete()
+        item_ids = set(assignments.order_by().values_list("item_id", flat=True))
+        deleted, _ = doomed.delete()
         items_recount(item_ids=item_ids)
     return deleted
 
@@ -213,21 +220,15 @@ def _next_attention_item(
 
 
 def _next_regular_item(
-    *, study: Study, seen_items: set[int], seen_prompts: set[int], rng: random.Random
+    *, study: Study, seen_items: set[int], seen_prompts: set[int]
 ) -> tuple[int, str] | None:
-    """``(item id, kind)`` drawn uniformly among the items with the fewest taken slots.
-
-    The database does the counting: one statement finds the lowest level and how many
-    candidates share it, a second fetches the one drawn, so a claim never reads the whole study.
-    """
-    if not study.one_response_per_prompt:
-        seen_prompts = set()
-    level = sql.fewest_taken(study.pk, study.ratings_per_item, seen_items, seen_prompts)
-    if level is None:
-        return None
-    fewest, ties = level
-    return sql.candidate_at(
-        study.pk, study.ratings_per_item, seen_items, seen_prompts, fewest, rng.randrange(ties)
+    """``(item id, kind)``: fewest slots taken first, then the lowest shuffle key (see
+    ``StudyItem.shuffle_key``), so every tied candidate is equally likely."""
+    return sql.next_candidate(
+        study.pk,
+        study.ratings_per_item,
+        seen_items,
+        seen_prompts if study.one_response_per_prompt else set(),
     )
 
 
@@ -248,7 +249,8 @@ def assignment_claim_next(*, participant: Participant, now: datetime | None = No
     The same open assignment comes back until it is answered (reload, back button, second
     tab). Otherwise: an attention check when one is due, else the regular item with the fewest
     answered-plus-reserved assignments below the study's quota that this participant has not
-    seen (nor, by default, any other response to its prompt), ties broken by the study's seed.
+    seen (nor, by default, any other response to its prompt); among equals a random one, drawn
+    with the study's seed.
     """
     now = now or timezone.now()
     with transaction.atomic():
@@ -295,7 +297,7 @@ def assignment_claim_next(*, participant: Participant, now: datetime | None = No
             seen_items=seen_items,
             answered_regular=answered_regular,
             attention_handed=sum(1 for h in history if h.kind == StudyItem.Kind.ATTENTION),
-        ) or _next_regular_item(study=study, seen_items=seen_items, seen_prompts=seen_prompts, rng=rng)
+        ) or _next_regular_item(study=study, seen_items=seen_items, seen_prompts=seen_prompts)
         if chosen is None:
             # Every item this participant may see is at quota: they are done early, and are
             # still owed their completion code.
@@ -310,7 +312,7 @@ def assignment_claim_next(*, participant: Participant, now: datetime | None = No
             expires_at=now + lease,
             left_is_a=_choose_left(item_id=item_id, rng=rng) if kind == StudyItem.Kind.PAIR else None,
         )
-        sql.item_take(item_id)
+        sql.item_take(item_id, shuffle_key_draw(rng))
         _seen(participant, now, reactivate=reactivate)
         return ClaimResult(assignment, answered_regular, study)
 

@@ -185,24 +185,14 @@ def _candidates(
     return where, params
 
 
-def fewest_taken(
+def next_candidate(
     study_id: int, quota: int, seen_items: set[int], seen_prompts: set[int]
-) -> tuple[int, int] | None:
-    """``(taken, how many items)`` at the lowest level of taken slots among the candidates."""
+) -> tuple[int, str] | None:
+    """``(id, kind)`` of the candidate with the fewest slots taken and, among those, the lowest
+    shuffle key: an index walk (studyitem_next_candidate) that stops at the first match."""
     where, params = _candidates(study_id, quota, seen_items, seen_prompts)
-    rows = _rows(f"SELECT taken, COUNT(*) FROM {ITEM} WHERE {where} GROUP BY taken ORDER BY taken LIMIT 1", params)
+    rows = _rows(f"SELECT id, kind FROM {ITEM} WHERE {where} ORDER BY taken, shuffle_key LIMIT 1", params)
     return rows[0] if rows else None
-
-
-def candidate_at(
-    study_id: int, quota: int, seen_items: set[int], seen_prompts: set[int], taken: int, index: int
-) -> tuple[int, str]:
-    """The ``index``-th candidate (by id) among those with ``taken`` slots taken."""
-    where, params = _candidates(study_id, quota, seen_items, seen_prompts)
-    return _rows(
-        f"SELECT id, kind FROM {ITEM} WHERE {where} AND taken = %s ORDER BY id LIMIT 1 OFFSET %s",
-        [*params, taken, index],
-    )[0]
 
 
 def pair_sides_shown(item_id: int) -> tuple[int, int]:
@@ -237,8 +227,8 @@ def assignment_insert(
     return loaded(Assignment, ("id", *values), (rows[0][0], *values.values()))
 
 
-def item_take(item_id: int) -> None:
-    _execute(f"UPDATE {ITEM} SET taken = taken + 1 WHERE id = %s", [item_id])
+def item_take(item_id: int, shuffle_key: int) -> None:
+    _execute(f"UPDATE {ITEM} SET taken = taken + 1, shuffle_key = %s WHERE id = %s", [shuffle_key, item_id])
 
 
 def participant_seen(participant_id: int, now: datetime, *, status: str | None = None) -> None:
@@ -264,23 +254,33 @@ class ItemContent:
     response_text: str | None
     response_a_text: str | None
     response_b_text: str | None
+    scales: list[Scale]
 
 
 def item_content(item_id: int) -> ItemContent:
-    """Only what is shown: never the model, labels or collection metadata of a response."""
+    """Only what is shown: never the model, labels or collection metadata of a response; and
+    the scales that apply to the item (pairs: pair and both; otherwise single and both), one
+    row per scale."""
+    scale_columns = ", ".join(f"sc.{ORDER}" if c == "order" else f"sc.{c}" for c in SCALE_COLUMNS)
     rows = _rows(
-        f"SELECT i.kind, i.attention_text, p.text, p.image, p.audio, r.text, ra.text, rb.text "
+        f"SELECT i.kind, i.attention_text, p.text, p.image, p.audio, r.text, ra.text, rb.text, "
+        f"{scale_columns} "
         f"FROM {ITEM} i LEFT JOIN {PROMPT} p ON p.id = i.prompt_id "
         f"LEFT JOIN {RESPONSE} r ON r.id = i.response_id "
         f"LEFT JOIN {PAIR} pr ON pr.id = i.pair_id "
         f"LEFT JOIN {RESPONSE} ra ON ra.id = pr.response_a_id "
-        f"LEFT JOIN {RESPONSE} rb ON rb.id = pr.response_b_id WHERE i.id = %s",
-        [item_id],
+        f"LEFT JOIN {RESPONSE} rb ON rb.id = pr.response_b_id "
+        f"LEFT JOIN {SCALE} sc ON sc.study_id = i.study_id "
+        f" AND sc.applies_to IN (%s, CASE WHEN i.kind = %s THEN %s ELSE %s END) "
+        f"WHERE i.id = %s ORDER BY sc.{ORDER}, sc.id",
+        [Scale.AppliesTo.BOTH.value, StudyItem.Kind.PAIR.value, Scale.AppliesTo.PAIR.value,
+         Scale.AppliesTo.SINGLE.value, item_id],
     )
     if not rows:
         raise StudyItem.DoesNotExist(f"Item {item_id} does not exist.")
-    kind, attention_text, prompt_text, image, audio, *texts = rows[0]
-    return ItemContent(kind, attention_text, prompt_text, image or "", audio or "", *texts)
+    kind, attention_text, prompt_text, image, audio, *texts = rows[0][:8]
+    scales = [loaded(Scale, SCALE_COLUMNS, row[8:]) for row in rows if row[8] is not None]
+    return ItemContent(kind, attention_text, prompt_text, image or "", audio or "", *texts, scales)
 
 
 def scales(study_id: int, applies_to: Sequence[str]) -> list[Scale]:

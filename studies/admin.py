@@ -212,7 +212,8 @@ class PairAdmin(admin.ModelAdmin):
 
 @admin.register(StudyItem)
 class StudyItemAdmin(admin.ModelAdmin):
-    list_display = ["id", "study", "kind", "prompt", "response", "pair"]
+    list_display = ["id", "study", "kind", "prompt", "response", "pair", "taken"]
+    readonly_fields = ["taken"]
     list_filter = ["study", "kind"]
     list_select_related = ["study", "prompt", "response__model", "pair__response_a__model", "pair__response_b__model"]
     raw_id_fields = ["prompt", "response", "pair"]

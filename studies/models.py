@@ -7,6 +7,8 @@ drift apart.
 
 from __future__ import annotations
 
+import random
+
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
@@ -263,6 +265,10 @@ class Pair(models.Model):
                 raise ValidationError("Both responses of a pair must answer the pair's prompt.")
 
 
+def shuffle_key_draw(rng: random.Random | None = None) -> int:
+    return (rng or random).getrandbits(31)
+
+
 class StudyItem(models.Model):
     """One unit of work: a single response, an A/B pair, or an attention check."""
 
@@ -286,10 +292,13 @@ class StudyItem(models.Model):
     expected_values = models.JSONField(
         default=dict, blank=True, help_text='Attention checks: expected answers, e.g. {"helpfulness": 2}.'
     )
-    # Answered plus reserved assignments. Only annotation.services changes it, always under
-    # the study's row lock, so a claim can pick the least-rated item without counting every
-    # item's assignments (which made each claim read the whole study).
-    taken = models.PositiveIntegerField(default=0, editable=False)
+    # Answered plus reserved assignments, and a random key redrawn each time the item is handed
+    # out. Only annotation.services changes them, always under the study's row lock. A claim
+    # takes the candidate with the fewest slots taken and, among those, the lowest key: one
+    # index lookup instead of counting every item's assignments, and since the keys are
+    # independent draws, each tied candidate is equally likely to come first.
+    taken = models.PositiveIntegerField("slots taken", default=0, editable=False)
+    shuffle_key = models.PositiveIntegerField(default=shuffle_key_draw, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -312,7 +321,10 @@ class StudyItem(models.Model):
                 fields=["study", "pair"], condition=Q(kind="pair"), name="studyitem_unique_pair"
             ),
         ]
-        indexes = [models.Index(fields=["study", "kind"]), models.Index(fields=["study", "taken"])]
+        indexes = [
+            models.Index(fields=["study", "kind"]),
+            models.Index(fields=["study", "taken", "shuffle_key"], name="studyitem_next_candidate"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} #{self.pk}"
