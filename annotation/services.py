@@ -46,7 +46,12 @@ CLAIM_STUDY_FIELDS = (
     "one_response_per_prompt",
     "random_seed",
     "completion_code",
+    "reclaimed_at",
 )
+# Claims sweep lapsed reservations back into the pool at most this often per study (and always
+# before sending someone away for want of items); leases last minutes, so a slot comes back at
+# most this much later than it could, and most claims skip the search.
+SWEEP_EVERY = timedelta(seconds=10)
 
 
 # --- entry -------------------------------------------------------------------------------
@@ -184,12 +189,18 @@ def _items_untake(released: Counter[int]) -> None:
         StudyItem.objects.filter(pk__in=item_ids).update(taken=F("taken") - n)
 
 
+def _sweep_due(study: Study, now: datetime) -> bool:
+    last = study.reclaimed_at
+    return last is None or not last <= now < last + SWEEP_EVERY
+
+
 def _reclaim_expired(*, study: Study, now: datetime) -> int:
-    # Runs on every claim, so the common case (nothing expired) is one indexed query. The
-    # rows are locked: a submit racing for one of them either got its row lock first and
-    # answered it (then it no longer matches here) or finds it expired afterwards, so exactly
-    # the rows read here change and their slots are given back exactly once.
+    """Give lapsed reservations' slots back. The rows are locked: a submit racing for one of
+    them either got its row lock first and answered it (then it no longer matches here) or
+    finds it expired afterwards, so exactly the rows read here change, and their slots are
+    given back exactly once."""
     expired = sql.expired_reservations_lock(study.pk, now)
+    sql.study_swept(study.pk, now)
     if not expired:
         return 0
     Assignment.objects.filter(pk__in=[pk for pk, _, _ in expired]).update(status=Assignment.Status.EXPIRED)
@@ -272,7 +283,8 @@ def assignment_claim_next(*, participant: Participant, now: datetime | None = No
         if open_rows:
             held = open_rows[0]
             sql.assignment_extend(held.assignment_id, now + lease)
-            _seen(participant, now, reactivate=reactivate)
+            if reactivate:
+                _reactivate(participant, now)
             assignment = sql.loaded(
                 Assignment,
                 ("id", "participant_id", "item_id", "order", "status", "expires_at", "left_is_a"),
@@ -286,7 +298,9 @@ def assignment_claim_next(*, participant: Participant, now: datetime | None = No
             _complete(participant, now)
             return ClaimResult(None, answered_regular, study)
 
-        _reclaim_expired(study=study, now=now)
+        swept = _sweep_due(study, now)
+        if swept:
+            _reclaim_expired(study=study, now=now)
         seen_items = {h.item_id for h in history}
         seen_prompts = {h.prompt_id for h in history if h.prompt_id is not None}
         next_order = max((h.order for h in history), default=-1) + 1
@@ -298,6 +312,8 @@ def assignment_claim_next(*, participant: Participant, now: datetime | None = No
             answered_regular=answered_regular,
             attention_handed=sum(1 for h in history if h.kind == StudyItem.Kind.ATTENTION),
         ) or _next_regular_item(study=study, seen_items=seen_items, seen_prompts=seen_prompts)
+        if chosen is None and not swept and _reclaim_expired(study=study, now=now):
+            chosen = _next_regular_item(study=study, seen_items=seen_items, seen_prompts=seen_prompts)
         if chosen is None:
             # Every item this participant may see is at quota: they are done early, and are
             # still owed their completion code.
@@ -313,14 +329,16 @@ def assignment_claim_next(*, participant: Participant, now: datetime | None = No
             left_is_a=_choose_left(item_id=item_id, rng=rng) if kind == StudyItem.Kind.PAIR else None,
         )
         sql.item_take(item_id, shuffle_key_draw(rng))
-        _seen(participant, now, reactivate=reactivate)
+        if reactivate:
+            _reactivate(participant, now)
         return ClaimResult(assignment, answered_regular, study)
 
 
-def _seen(participant: Participant, now: datetime, *, reactivate: bool) -> None:
-    if reactivate:
-        participant.status = Participant.Status.ACTIVE
-    sql.participant_seen(participant.pk, now, status=participant.status if reactivate else None)
+def _reactivate(participant: Participant, now: datetime) -> None:
+    # last_seen_at otherwise moves on entry and on each answer; the assignment records when
+    # an item was handed out, so a claim need not write to the participant as well.
+    participant.status = Participant.Status.ACTIVE
+    sql.participant_seen(participant.pk, now, status=participant.status)
 
 
 def _complete(participant: Participant, now: datetime) -> None:

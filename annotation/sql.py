@@ -41,6 +41,7 @@ SCALE = Scale._meta.db_table
 STUDY = Study._meta.db_table
 ORDER = '"order"'  # a reserved word in both dialects
 SCALE_COLUMNS = [f.attname for f in Scale._meta.concrete_fields]
+STUDY_DATETIMES = {f.attname for f in Study._meta.concrete_fields if f.get_internal_type() == "DateTimeField"}
 ANSWERED, RESERVED = Assignment.Status.ANSWERED.value, Assignment.Status.RESERVED.value
 ATTENTION = StudyItem.Kind.ATTENTION.value
 
@@ -114,7 +115,12 @@ def study_lock(study_id: int, fields: Sequence[str]) -> Study:
     rows = _rows(f"SELECT id, {columns} FROM {STUDY} WHERE id = %s{_for_update(no_key=True)}", [study_id])
     if not rows:
         raise Study.DoesNotExist(f"Study {study_id} does not exist.")
-    return loaded(Study, ("id", *fields), rows[0])
+    values = [aware(v) if name in STUDY_DATETIMES else v for name, v in zip(fields, rows[0][1:], strict=True)]
+    return loaded(Study, ("id", *fields), (rows[0][0], *values))
+
+
+def study_swept(study_id: int, now: datetime) -> None:
+    _execute(f"UPDATE {STUDY} SET reclaimed_at = %s WHERE id = %s", [_when(now), study_id])
 
 
 @dataclass(frozen=True)
@@ -231,14 +237,11 @@ def item_take(item_id: int, shuffle_key: int) -> None:
     _execute(f"UPDATE {ITEM} SET taken = taken + 1, shuffle_key = %s WHERE id = %s", [shuffle_key, item_id])
 
 
-def participant_seen(participant_id: int, now: datetime, *, status: str | None = None) -> None:
-    if status is None:
-        _execute(f"UPDATE {PARTICIPANT} SET last_seen_at = %s WHERE id = %s", [_when(now), participant_id])
-    else:
-        _execute(
-            f"UPDATE {PARTICIPANT} SET last_seen_at = %s, status = %s WHERE id = %s",
-            [_when(now), status, participant_id],
-        )
+def participant_seen(participant_id: int, now: datetime, *, status: str) -> None:
+    _execute(
+        f"UPDATE {PARTICIPANT} SET last_seen_at = %s, status = %s WHERE id = %s",
+        [_when(now), status, participant_id],
+    )
 
 
 # --- what is shown -----------------------------------------------------------------------

@@ -63,6 +63,9 @@ class Study(models.Model):
     consent_declines = models.PositiveIntegerField(
         default=0, editable=False, help_text="People who declined consent (nothing else is kept)."
     )
+    # When a claim last swept lapsed reservations back into the pool: claims sweep at most
+    # every few seconds instead of each running the search (see annotation.services).
+    reclaimed_at = models.DateTimeField(null=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -114,7 +114,7 @@ def test_recount_repairs_a_counter_changed_behind_the_services_back(db):
 
 
 def test_migration_counts_existing_assignments(db):
-    migration = __import__("studies.migrations.0004_studyitem_taken", fromlist=["count_taken"])
+    migration = __import__("studies.migrations.0004_claim_bookkeeping", fromlist=["count_taken"])
     study = build_study(prompts=2, models=2, pairs=False, ratings_per_item=2)
     for i in range(2):
         assignment_claim_next(participant=new_participant(study, external_id=f"m{i}"))

@@ -10,7 +10,13 @@ from django.utils import timezone
 
 from annotation import errors
 from annotation.models import Assignment, Participant, Rating
-from annotation.services import assignment_claim_next, participant_return, rating_submit
+from annotation.services import (
+    SWEEP_EVERY,
+    assignment_claim_next,
+    participant_return,
+    rating_submit,
+)
+from studies.models import Study
 from tests.annotation.conftest import answer_for, build_study, new_participant
 
 pytestmark = pytest.mark.django_db
@@ -97,6 +103,31 @@ def test_expired_reservation_is_reclaimed_and_participant_timed_out(db):
     assert slow.status == Participant.Status.TIMED_OUT
     with pytest.raises(errors.ConflictingAnswer):
         rating_submit(participant=slow, assignment_id=held.pk, **answer_for(held))
+
+
+def test_lapsed_reservations_are_swept_at_most_every_few_seconds(db):
+    study = build_study(prompts=3, models=1, pairs=False, items_per_participant=1, ratings_per_item=1)
+    start = timezone.now()
+    held = assignment_claim_next(participant=new_participant(study, "a"), now=start).assignment
+    lapsed = start + timedelta(minutes=31)
+    Study.objects.filter(pk=study.pk).update(reclaimed_at=lapsed - timedelta(seconds=1))
+    # A sweep ran a second ago, and there are other free items: no sweep now.
+    assignment_claim_next(participant=new_participant(study, "b"), now=lapsed)
+    assert Assignment.objects.get(pk=held.pk).status == Assignment.Status.RESERVED
+    # Once the interval has passed, the next claim sweeps.
+    assignment_claim_next(participant=new_participant(study, "c"), now=lapsed + SWEEP_EVERY)
+    assert Assignment.objects.get(pk=held.pk).status == Assignment.Status.EXPIRED
+
+
+def test_nobody_is_sent_away_while_a_lapsed_reservation_holds_the_last_slot(db):
+    study = build_study(prompts=1, models=1, pairs=False, items_per_participant=1, ratings_per_item=1)
+    start = timezone.now()
+    held = assignment_claim_next(participant=new_participant(study, "slow"), now=start).assignment
+    lapsed = start + timedelta(minutes=31)
+    Study.objects.filter(pk=study.pk).update(reclaimed_at=lapsed - timedelta(seconds=1))
+    claim = assignment_claim_next(participant=new_participant(study, "late"), now=lapsed)
+    assert not claim.done
+    assert claim.assignment.item_id == held.item_id
 
 
 def test_returned_participant_releases_slot(db):

@@ -46,6 +46,11 @@ class Migration(migrations.Migration):
             name='shuffle_key',
             field=models.PositiveIntegerField(default=studies.models.shuffle_key_draw, editable=False),
         ),
+        migrations.AddField(
+            model_name='study',
+            name='reclaimed_at',
+            field=models.DateTimeField(editable=False, null=True),
+        ),
         migrations.AddIndex(
             model_name='studyitem',
             index=models.Index(fields=['study', 'taken', 'shuffle_key'], name='studyitem_next_candidate'),
