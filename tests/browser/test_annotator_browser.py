@@ -15,6 +15,9 @@ NO_HORIZONTAL_SCROLL = "document.documentElement.scrollWidth <= window.innerWidt
 
 
 def answer_with_keyboard(page) -> str:
+    # Keys pressed before the deferred script has run would be lost, as no person could type
+    # that fast after a page load.
+    page.wait_for_selector("html[data-keyboard=ready]", state="attached")
     kind = page.get_attribute("#task", "data-kind")
     if kind == "pair":
         page.keyboard.press("b")

@@ -82,4 +82,6 @@
   });
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", focusFirst);
   else focusFirst();
+  // The shortcuts work from here on (browser tests wait for this instead of guessing).
+  document.documentElement.dataset.keyboard = "ready";
 })();
