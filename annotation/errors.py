@@ -37,6 +37,11 @@ class StudyNotOpen(AnnotationError):
     code = "study_not_open"
 
 
+class StudyFull(AnnotationError):
+    status = 409
+    code = "study_full"
+
+
 class ParticipantInactive(AnnotationError):
     status = 409
     code = "participant_inactive"

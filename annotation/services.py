@@ -83,6 +83,11 @@ def participant_enter(
         raise errors.StudyNotOpen("This study is not accepting participants.")
     if not consent:
         raise errors.ConsentRequired("Consent is required to take part.")
+    if not study_has_room(study=study):
+        raise errors.StudyFull(
+            "This study is full: every item already has the ratings it needs. Nothing about you "
+            "has been stored; please return the study on your platform."
+        )
     if platform not in Participant.Platform.values:
         raise errors.InvalidSubmission(f"Unknown platform {platform!r}.")
     now = timezone.now()
@@ -106,6 +111,20 @@ def participant_enter(
             if existing is not None:
                 return existing, False
     raise RuntimeError("could not allocate a unique pseudonym")
+
+
+def study_has_room(*, study: Study) -> bool:
+    """Whether a newcomer would get at least one item: a regular item below its quota, or a
+    lapsed reservation that the next claim gives back. Without room, people are told so before
+    they start, instead of being paid a completion code for no work."""
+    free = StudyItem.objects.filter(study=study, taken__lt=study.ratings_per_item).exclude(
+        kind=StudyItem.Kind.ATTENTION
+    )
+    if free.exists():
+        return True
+    return Assignment.objects.filter(
+        item__study=study, status=Assignment.Status.RESERVED, expires_at__lt=timezone.now()
+    ).exists()
 
 
 def consent_decline(*, study: Study) -> None:

@@ -16,6 +16,7 @@ from datetime import timedelta
 
 from studies.models import Response, Study, StudyItem
 
+from .errors import StudyFull
 from .models import Participant
 from .services import assignment_claim_next, participant_enter, rating_submit, scales_for
 
@@ -42,11 +43,15 @@ def simulate_participants(*, study: Study, n: int, seed: int = 0, speeders: floa
     straight-line (to exercise the exclusions)."""
     rng = random.Random(seed)
     prompt_effect: dict[int, float] = {}
-    ratings = 0
+    ratings = entered = 0
     for _ in range(n):
-        participant, _ = participant_enter(
-            study=study, platform=Participant.Platform.DIRECT, consent=True, meta={"simulated": "1"}
-        )
+        try:
+            participant, _ = participant_enter(
+                study=study, platform=Participant.Platform.DIRECT, consent=True, meta={"simulated": "1"}
+            )
+        except StudyFull:
+            break  # every item has its ratings: later participants would be turned away too
+        entered += 1
         person = rng.gauss(0, 0.7)
         speeder = rng.random() < speeders
         for _step in range(10_000):
@@ -93,7 +98,7 @@ def simulate_participants(*, study: Study, n: int, seed: int = 0, speeders: floa
                 now=assignment.reserved_at + timedelta(seconds=seconds),
             )
             ratings += 1
-    return SimulationResult(participants=n, ratings=ratings)
+    return SimulationResult(participants=entered, ratings=ratings)
 
 
 __all__ = ["SimulationResult", "simulate_participants"]

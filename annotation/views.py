@@ -56,6 +56,17 @@ def _closed(request: HttpRequest, study: Study) -> HttpResponse:
     return _message(request, study, "This study is not open", text)
 
 
+def _full(request: HttpRequest, study: Study) -> HttpResponse:
+    return _message(
+        request,
+        study,
+        "This study is full",
+        "Every item already has all the ratings it needs, so there is nothing left to do. Nothing "
+        "about you has been stored. If you came from Prolific or MTurk, please return the study "
+        "there. Thank you for your interest.",
+    )
+
+
 def _where_next(study: Study, participant: Participant) -> str:
     if participant.status == Participant.Status.COMPLETED:
         return reverse("annotation:done", args=[study.slug])
@@ -76,6 +87,8 @@ def entry(request: HttpRequest, slug: str) -> HttpResponse:
             return redirect(_where_next(study, participant))
         if not study.is_open:
             return _closed(request, study)
+        if not services.study_has_room(study=study):
+            return _full(request, study)
         request.session[_pending_key(study)] = {
             "platform": identity.platform,
             "id_hash": id_hash,
@@ -87,6 +100,8 @@ def entry(request: HttpRequest, slug: str) -> HttpResponse:
         return redirect(_where_next(study, participant))
     if not study.is_open:
         return _closed(request, study)
+    if not services.study_has_room(study=study):
+        return _full(request, study)
     request.session[_pending_key(study)] = {"platform": "direct", "id_hash": "", "meta": {}}
     return redirect("annotation:consent", slug=study.slug)
 
@@ -115,13 +130,17 @@ def consent(request: HttpRequest, slug: str) -> HttpResponse:
                 " (on Prolific, please return the study).",
             )
         if decision == "agree":
-            participant, _ = services.participant_enter(
-                study=study,
-                platform=pending["platform"],
-                id_hash=pending["id_hash"],
-                meta=pending["meta"],
-                consent=True,
-            )
+            try:
+                participant, _ = services.participant_enter(
+                    study=study,
+                    platform=pending["platform"],
+                    id_hash=pending["id_hash"],
+                    meta=pending["meta"],
+                    consent=True,
+                )
+            except errors.StudyFull:  # filled up while they were reading the consent text
+                request.session.pop(_pending_key(study), None)
+                return _full(request, study)
             _bind(request, study, participant)
             return redirect("annotation:instructions", slug=study.slug)
     return render(

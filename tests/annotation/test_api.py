@@ -120,3 +120,17 @@ def test_next_and_submit_query_counts_bounded_and_independent_of_study_size(clie
     #       without pair scales), assignment answered, participant.
     assert large == (9, 9)
     assert pairs == (10, 8)
+
+
+def test_joining_a_full_study_is_refused_with_409_and_stores_nothing(client):
+    from annotation.services import assignment_claim_next, rating_submit
+    from tests.annotation.conftest import answer_for, new_participant
+
+    study = build_study(prompts=1, models=1, pairs=False, items_per_participant=1, ratings_per_item=1)
+    first = new_participant(study, "first")
+    claim = assignment_claim_next(participant=first)
+    rating_submit(participant=first, assignment_id=claim.assignment.pk, **answer_for(claim.assignment))
+    response = join(client, study, external_id="newcomer")
+    assert response.status_code == 409
+    assert response.json()["code"] == "study_full"
+    assert Participant.objects.filter(study=study).count() == 1

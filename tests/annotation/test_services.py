@@ -61,13 +61,28 @@ def test_claim_next_allows_same_prompt_when_setting_off(db):
 def test_claim_next_spreads_items_and_respects_quota(db):
     study = build_study(prompts=5, models=2, items_per_participant=5, ratings_per_item=2)
     # 5 prompts × (2 singles + 1 pair) = 15 items, quota 2 → 30 slots, 6 participants × 5.
-    for i in range(8):
-        run_participant(new_participant(study, f"w{i}"))
+    people = [new_participant(study, f"w{i}") for i in range(8)]  # all in before it fills
+    for person in people:
+        run_participant(person)
     counts = Rating.objects.values("item").annotate(n=Count("pk"))
     assert max(c["n"] for c in counts) <= 2
     assert Rating.objects.count() == 30  # quota filled exactly, then people finish early
     per_participant = Participant.objects.annotate(n=Count("ratings")).values_list("n", flat=True)
     assert sorted(per_participant, reverse=True)[:6] == [5] * 6
+    # Once full, newcomers are told so before they start instead of being given nothing.
+    with pytest.raises(errors.StudyFull):
+        new_participant(study, "late")
+
+
+def test_a_full_study_still_admits_newcomers_while_a_lapsed_reservation_can_be_given_back(db):
+    study = build_study(prompts=1, models=1, pairs=False, items_per_participant=1, ratings_per_item=1,
+                        lease_minutes=1)
+    long_ago = timezone.now() - timedelta(minutes=5)
+    held = assignment_claim_next(participant=new_participant(study, "gone"), now=long_ago).assignment
+    late = new_participant(study, "late")  # the only slot's reservation lapsed: there is room
+    assert assignment_claim_next(participant=late).assignment.item_id == held.item_id
+    with pytest.raises(errors.StudyFull):
+        new_participant(study, "later")
 
 
 def test_claim_next_picks_least_rated_item_first(db):
@@ -121,11 +136,12 @@ def test_lapsed_reservations_are_swept_at_most_every_few_seconds(db):
 
 def test_nobody_is_sent_away_while_a_lapsed_reservation_holds_the_last_slot(db):
     study = build_study(prompts=1, models=1, pairs=False, items_per_participant=1, ratings_per_item=1)
+    slow, late = new_participant(study, "slow"), new_participant(study, "late")
     start = timezone.now()
-    held = assignment_claim_next(participant=new_participant(study, "slow"), now=start).assignment
+    held = assignment_claim_next(participant=slow, now=start).assignment
     lapsed = start + timedelta(minutes=31)
     Study.objects.filter(pk=study.pk).update(reclaimed_at=lapsed - timedelta(seconds=1))
-    claim = assignment_claim_next(participant=new_participant(study, "late"), now=lapsed)
+    claim = assignment_claim_next(participant=late, now=lapsed)
     assert not claim.done
     assert claim.assignment.item_id == held.item_id
 

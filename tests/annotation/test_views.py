@@ -194,3 +194,38 @@ def test_task_page_query_count_bounded(client):
     with CaptureQueriesContext(connection) as ctx:
         assert client.get(f"/s/{study.slug}/task/").status_code == 200
     assert len(ctx.captured_queries) <= 16, [q["sql"][:80] for q in ctx.captured_queries]
+
+
+def _fill(study) -> Participant:
+    """One participant takes the study's only slot and answers it."""
+    from annotation.services import assignment_claim_next, rating_submit
+    from tests.annotation.conftest import answer_for, new_participant
+
+    worker = new_participant(study, "first")
+    claim = assignment_claim_next(participant=worker)
+    rating_submit(participant=worker, assignment_id=claim.assignment.pk, **answer_for(claim.assignment))
+    return worker
+
+
+def test_a_full_study_says_so_at_the_door_and_stores_nothing(client):
+    study = build_study(prompts=1, models=1, pairs=False, items_per_participant=1, ratings_per_item=1)
+    _fill(study)
+    for query in ("?PROLIFIC_PID=newcomer", ""):
+        response = client.get(f"/s/{study.slug}/{query}")
+        assert response.status_code == 200
+        assert "This study is full" in response.content.decode()
+    assert Participant.objects.count() == 1
+    assert f"rpl:{study.pk}:pending" not in client.session
+    # Whoever already took part still gets back to their completion page.
+    response = client.get(f"/s/{study.slug}/?PROLIFIC_PID=first")
+    assert response.status_code == 302 and response.url.endswith("/done/")
+
+
+def test_a_study_that_fills_while_someone_reads_the_consent_turns_them_away_kindly(client):
+    study = build_study(prompts=1, models=1, pairs=False, items_per_participant=1, ratings_per_item=1)
+    assert client.get(f"/s/{study.slug}/?PROLIFIC_PID=reader").status_code == 302
+    _fill(study)
+    response = client.post(f"/s/{study.slug}/consent/", {"decision": "agree"})
+    assert response.status_code == 200
+    assert "This study is full" in response.content.decode()
+    assert Participant.objects.count() == 1
