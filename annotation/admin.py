@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from . import services
+from . import deletion
 from .models import Assignment, Participant, Rating, RatingValue
 
 
@@ -29,10 +29,10 @@ class ParticipantAdmin(admin.ModelAdmin):
     # Deleting someone (a bot, a withdrawal) frees the slots they held; a plain cascade would
     # leave the items' taken counters counting assignments that no longer exist.
     def delete_model(self, request: HttpRequest, obj: Participant) -> None:
-        services.participants_delete(participants=Participant.objects.filter(pk=obj.pk))
+        deletion.participants_delete(participants=Participant.objects.filter(pk=obj.pk))
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Participant]) -> None:
-        services.participants_delete(participants=queryset)
+        deletion.participants_delete(participants=queryset)
 
 
 @admin.register(Assignment)
@@ -52,10 +52,10 @@ class AssignmentAdmin(admin.ModelAdmin):
         return False
 
     def delete_model(self, request: HttpRequest, obj: Assignment) -> None:
-        services.assignments_delete(assignments=Assignment.objects.filter(pk=obj.pk))
+        deletion.assignments_delete(assignments=Assignment.objects.filter(pk=obj.pk))
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Assignment]) -> None:
-        services.assignments_delete(assignments=queryset)
+        deletion.assignments_delete(assignments=queryset)
 
 
 class RatingValueInline(admin.TabularInline):

@@ -10,7 +10,7 @@ from django.apps import apps
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from annotation import services
+from annotation import deletion, services
 from annotation.models import Assignment, Participant
 from annotation.services import assignment_claim_next, participant_return, rating_submit
 from studies.models import StudyItem
@@ -108,7 +108,7 @@ def test_recount_repairs_a_counter_changed_behind_the_services_back(db):
     claim = assignment_claim_next(participant=person)
     StudyItem.objects.filter(study=study).update(taken=5)
     assert drift(study)
-    assert services.items_recount(study_id=study.pk) == study.items.count()
+    assert deletion.items_recount(study_id=study.pk) == study.items.count()
     assert drift(study) == {}
     assert StudyItem.objects.get(pk=claim.assignment.item_id).taken == 1
 
