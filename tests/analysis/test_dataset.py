@@ -10,8 +10,9 @@ from django.core.management import call_command
 
 from analysis import dataset
 from annotation.models import Participant, Rating, RatingValue
+from annotation.services import assignment_claim_next
 from annotation.simulation import simulate_participants
-from tests.annotation.conftest import build_study
+from tests.annotation.conftest import build_study, new_participant
 
 pytestmark = pytest.mark.django_db
 
@@ -146,7 +147,9 @@ def test_export_and_analyze_commands(piloted, tmp_path, capsys):
 def test_flow_counts_participants_without_ratings_apart(db):
     study = build_study(prompts=1, models=1, pairs=False, items_per_participant=1, ratings_per_item=1,
                         exclusion_rules={"min_median_seconds": None, "straightline_run": None})
-    simulate_participants(study=study, n=2, seed=1)  # the second finds every item at quota
+    late = new_participant(study, "late")  # consented just before the study filled up
+    simulate_participants(study=study, n=1, seed=1)
+    assert assignment_claim_next(participant=late).done  # every item at quota: nothing to do
     flow = dataset.study_flow(study)
     assert flow["consented"] == 2
     assert flow["no_ratings"] == 1
