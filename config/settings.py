@@ -123,12 +123,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and os.environ.get(
     "DJANGO_DB_PREPARED_STATEMENTS", "1"
 ) != "0":
-    # Parameters bound by the server, and psycopg prepares a statement once a connection has
-    # run it five times: parsing and planning were most of PostgreSQL's CPU on the annotator
-    # path (load benchmark: 2.9 -> 1.2 ms per request). Pays off with persistent connections
-    # (DJANGO_CONN_MAX_AGE). Set DJANGO_DB_PREPARED_STATEMENTS=0 behind a transaction-pooling
-    # PgBouncer that does not track prepared statements (before 1.21).
-    DATABASES["default"].setdefault("OPTIONS", {}).update(server_side_binding=True, prepare_threshold=5)
+    # psycopg prepares a statement once a connection has run it five times. Only the
+    # annotator's hot path (annotation/sql.py) binds parameters on the server, which preparing
+    # needs; Django's usual cursors bind on the client and are never prepared. Parsing and
+    # planning were most of PostgreSQL's CPU on that path (load benchmark: 2.9 -> 1.2 ms per
+    # request). Pays off with persistent connections (DJANGO_CONN_MAX_AGE). Set
+    # DJANGO_DB_PREPARED_STATEMENTS=0 behind a transaction-pooling PgBouncer that does not
+    # track prepared statements (before 1.21).
+    DATABASES["default"].setdefault("OPTIONS", {}).update(prepare_threshold=5)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
