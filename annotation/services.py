@@ -134,7 +134,7 @@ def participant_return(*, participant: Participant) -> None:
     """The participant leaves early: release the held slot so someone else can take it."""
     with transaction.atomic():
         # Items' taken counters change only under the study lock (see assignment_claim_next).
-        _lock_study(participant.study_id, fields=("status",))
+        sql.study_lock(participant.study_id, ("status",))
         released = list(
             Assignment.objects.filter(participant=participant, status=Assignment.Status.RESERVED)
             .order_by()
@@ -149,10 +149,6 @@ def participant_return(*, participant: Participant) -> None:
             status=Participant.Status.COMPLETED
         ).update(status=Participant.Status.RETURNED)
     participant.refresh_from_db(fields=["status"])
-
-
-def _lock_study(study_id: int, *, fields: tuple[str, ...]) -> Study:
-    return sql.study_lock(study_id, fields)
 
 
 def _items_untake(released: Counter[int]) -> None:
@@ -241,7 +237,7 @@ def assignment_claim_next(*, participant: Participant, now: datetime | None = No
     now = now or timezone.now()
     with transaction.atomic():
         # Everything from here to the commit is serialised per study.
-        study = _lock_study(participant.study_id, fields=CLAIM_STUDY_FIELDS)
+        study = sql.study_lock(participant.study_id, CLAIM_STUDY_FIELDS)
         fresh_status, history = sql.participant_history(participant.pk)
         if fresh_status is None:
             raise errors.ParticipantInactive("This participant no longer exists.")
@@ -313,7 +309,7 @@ def _reactivate(participant: Participant, now: datetime) -> None:
     # last_seen_at otherwise moves on entry and on each answer; the assignment records when
     # an item was handed out, so a claim need not write to the participant as well.
     participant.status = Participant.Status.ACTIVE
-    sql.participant_seen(participant.pk, now, status=participant.status)
+    sql.participant_reactivate(participant.pk, now)
 
 
 def _complete(participant: Participant, now: datetime) -> None:

@@ -83,10 +83,18 @@ def _for_update(of: str = "", *, no_key: bool = False) -> str:
     return f" FOR {'NO KEY ' if no_key else ''}UPDATE" + (f" OF {of}" if of else "")
 
 
-def _in(values: Iterable[int]) -> tuple[str, list[int]]:
-    """``(%s, %s, …)`` and its parameters; callers skip the clause when ``values`` is empty."""
-    values = list(values)
-    return "(" + ", ".join(["%s"] * len(values)) + ")", values
+def _marks(n: int) -> str:
+    return "(" + ", ".join(["%s"] * n) + ")"
+
+
+def _excluding(column: str, ids: Iterable[int], *, keep_null: bool = False) -> tuple[str, list[int]]:
+    """`` AND column NOT IN (…)`` and its parameters, or nothing for no ids. ``keep_null``
+    keeps rows where the column is NULL, which NOT IN alone would drop."""
+    ids = list(ids)
+    if not ids:
+        return "", []
+    clause = f"{column} NOT IN {_marks(len(ids))}"
+    return f" AND ({column} IS NULL OR {clause})" if keep_null else f" AND {clause}", ids
 
 
 def _when(value: datetime) -> Any:
@@ -183,31 +191,21 @@ def expired_reservations_lock(study_id: int, now: datetime) -> list[tuple[int, i
 
 
 def next_attention_item(study_id: int, seen_items: set[int]) -> tuple[int, str] | None:
-    sql = f"SELECT id, kind FROM {ITEM} WHERE study_id = %s AND kind = %s"
-    params: list[Any] = [study_id, ATTENTION]
-    if seen_items:
-        placeholders, ids = _in(seen_items)
-        sql += f" AND id NOT IN {placeholders}"
-        params += ids
-    rows = _rows(sql + " ORDER BY id LIMIT 1", params)
+    unseen, ids = _excluding("id", seen_items)
+    rows = _rows(
+        f"SELECT id, kind FROM {ITEM} WHERE study_id = %s AND kind = %s{unseen} ORDER BY id LIMIT 1",
+        [study_id, ATTENTION, *ids],
+    )
     return rows[0] if rows else None
 
 
 def _candidates(
     study_id: int, quota: int, seen_items: set[int], seen_prompts: set[int]
 ) -> tuple[str, list[Any]]:
-    where = "study_id = %s AND taken < %s AND kind <> %s"
-    params: list[Any] = [study_id, quota, ATTENTION]
-    if seen_items:
-        placeholders, ids = _in(seen_items)
-        where += f" AND id NOT IN {placeholders}"
-        params += ids
-    if seen_prompts:
-        placeholders, ids = _in(seen_prompts)
-        # An attention check has no prompt; NOT IN would drop NULLs, so keep them explicitly.
-        where += f" AND (prompt_id IS NULL OR prompt_id NOT IN {placeholders})"
-        params += ids
-    return where, params
+    unseen, item_ids = _excluding("id", seen_items)
+    new_prompt, prompt_ids = _excluding("prompt_id", seen_prompts, keep_null=True)
+    where = f"study_id = %s AND taken < %s AND kind <> %s{unseen}{new_prompt}"
+    return where, [study_id, quota, ATTENTION, *item_ids, *prompt_ids]
 
 
 def next_candidate(
@@ -256,10 +254,10 @@ def item_take(item_id: int, shuffle_key: int) -> None:
     _execute(f"UPDATE {ITEM} SET taken = taken + 1, shuffle_key = %s WHERE id = %s", [shuffle_key, item_id])
 
 
-def participant_seen(participant_id: int, now: datetime, *, status: str) -> None:
+def participant_reactivate(participant_id: int, now: datetime) -> None:
     _execute(
         f"UPDATE {PARTICIPANT} SET last_seen_at = %s, status = %s WHERE id = %s",
-        [_when(now), status, participant_id],
+        [_when(now), Participant.Status.ACTIVE.value, participant_id],
     )
 
 
@@ -306,10 +304,9 @@ def item_content(item_id: int) -> ItemContent:
 
 
 def scales(study_id: int, applies_to: Sequence[str]) -> list[Scale]:
-    placeholders, _ = _in(range(len(applies_to)))
     rows = _rows(
         f"SELECT {', '.join(ORDER if c == 'order' else c for c in SCALE_COLUMNS)} FROM {SCALE} "
-        f"WHERE study_id = %s AND applies_to IN {placeholders} ORDER BY {ORDER}, id",
+        f"WHERE study_id = %s AND applies_to IN {_marks(len(applies_to))} ORDER BY {ORDER}, id",
         [study_id, *applies_to],
     )
     return [loaded(Scale, SCALE_COLUMNS, row) for row in rows]
